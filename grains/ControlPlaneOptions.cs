@@ -1,0 +1,81 @@
+using Microsoft.Extensions.Options;
+using Orchestrator.Model;
+
+namespace Orchestrator.Grains;
+
+/// <summary>
+/// Settings of the control plane, bound from the configuration section "Orchestrator"
+/// (environment variables <c>Orchestrator__ServiceCidr</c> and so on).
+/// </summary>
+public sealed class ControlPlaneOptions
+{
+    public const string Section = "Orchestrator";
+
+    /// <summary>ClusterIPs are allocated from this range. Default 10.96.0.0/12, as in Kubernetes.</summary>
+    public string ServiceCidr { get; set; } = "10.96.0.0/12";
+
+    /// <summary>Node pod CIDRs are carved from this range. Default 10.244.0.0/16.</summary>
+    public string ClusterCidr { get; set; } = "10.244.0.0/16";
+
+    /// <summary>Prefix length of each node's pod CIDR. Default 24 (254 pods per node).</summary>
+    public int NodeCidrMaskSize { get; set; } = 24;
+
+    /// <summary>Period of the durable reminder that re-runs every controller: the safety net that
+    /// brings a controller back after a crash. Orleans enforces ReminderOptions.MinimumReminderPeriod
+    /// (1 minute unless lowered). Default 1 minute.</summary>
+    public TimeSpan ResyncPeriod { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>A node whose agent has not renewed its lease for this long becomes
+    /// Ready=Unknown. Agents renew every second. Default 5 s (Kubernetes: 40-50 s).</summary>
+    public TimeSpan NodeLeaseDuration { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How many changes each kind's index keeps for watches to resume from; older
+    /// resourceVersions get 410 Gone. Default 50,000.</summary>
+    public int WatchLogCapacity { get; set; } = 50_000;
+
+    /// <summary>A writer that reserved a resourceVersion and neither published nor abandoned it
+    /// within this time is presumed dead; its object is asked to re-announce itself. Default 10 s.</summary>
+    public TimeSpan ReservationTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Events older than this are deleted. Default 1 hour, as Kubernetes' --event-ttl.</summary>
+    public TimeSpan EventTtl { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>Reconcile retry back-off: starts here and doubles per consecutive failure.</summary>
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Reconcile retry back-off cap.</summary>
+    public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromSeconds(30);
+}
+
+public sealed class ControlPlaneOptionsValidator : IValidateOptions<ControlPlaneOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ControlPlaneOptions o)
+    {
+        var problems = new List<string>();
+        if (!Cidr.TryParse(o.ServiceCidr, out var svc) || svc.PrefixLength > 30)
+        {
+            problems.Add($"Orchestrator:ServiceCidr \"{o.ServiceCidr}\" must be an IPv4 CIDR of /30 or larger, such as 10.96.0.0/12.");
+        }
+        if (!Cidr.TryParse(o.ClusterCidr, out var cluster))
+        {
+            problems.Add($"Orchestrator:ClusterCidr \"{o.ClusterCidr}\" must be an IPv4 CIDR such as 10.244.0.0/16.");
+        }
+        else if (o.NodeCidrMaskSize < cluster.PrefixLength || o.NodeCidrMaskSize > 30)
+        {
+            problems.Add($"Orchestrator:NodeCidrMaskSize {o.NodeCidrMaskSize} must be between the ClusterCidr prefix ({cluster.PrefixLength}) and 30.");
+        }
+        if (o.NodeLeaseDuration <= TimeSpan.Zero)
+        {
+            problems.Add("Orchestrator:NodeLeaseDuration must be positive, e.g. 00:00:05.");
+        }
+        if (o.WatchLogCapacity < 100)
+        {
+            problems.Add("Orchestrator:WatchLogCapacity must be at least 100.");
+        }
+        if (o.ResyncPeriod <= TimeSpan.Zero || o.RetryBaseDelay <= TimeSpan.Zero || o.RetryMaxDelay < o.RetryBaseDelay)
+        {
+            problems.Add("Orchestrator:ResyncPeriod, RetryBaseDelay and RetryMaxDelay must be positive, with RetryMaxDelay >= RetryBaseDelay.");
+        }
+        return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
+    }
+}

@@ -1,0 +1,34 @@
+using Orchestrator.GrainInterfaces;
+using Orchestrator.Grains.Resources;
+using Orchestrator.Model;
+
+namespace Orchestrator.Grains.Events;
+
+[GrainType("event")]
+public sealed class EventGrain(
+    [PersistentState(ResourceState<Event>.StateName, ResourceState<Event>.StorageName)] IPersistentState<ResourceState<Event>> state,
+    GrainServices services)
+    : ResourceGrain<Event>(state, services), IEventGrain
+{
+    public async Task RecordAsync(Event ev)
+    {
+        try
+        {
+            if (Current is not { } existing)
+            {
+                await CreateAsync(ev);
+                return;
+            }
+            await WriteObjectAsync(existing with
+            {
+                Count = (existing.Count ?? 1) + 1,
+                LastTimestamp = ev.LastTimestamp ?? Now,
+                Message = ev.Message,
+            });
+        }
+        catch (ApiException)
+        {
+            // Events are best effort (Kubernetes drops them too): the namespace may be going away.
+        }
+    }
+}

@@ -1,0 +1,71 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orchestrator.GrainInterfaces;
+using Orchestrator.Model;
+
+namespace Orchestrator.Grains.Hosting;
+
+/// <summary>
+/// Runs once the silo is up: creates the namespaces every cluster has, and wakes the
+/// controllers, as Kubernetes' controller manager resyncs everything when it starts. Reminders
+/// would wake them too, but only on their next tick (up to a ResyncPeriod later).
+/// </summary>
+public sealed partial class ControlPlaneBootstrap(IGrainFactory grains, ILogger<ControlPlaneBootstrap> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        for (var attempt = 1; !stoppingToken.IsCancellationRequested; attempt++)
+        {
+            try
+            {
+                await BootstrapAsync();
+                return;
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                LogBootstrapFailed(logger, ex, attempt);
+                await Task.Delay(TimeSpan.FromSeconds(Math.Min(attempt, 5)), stoppingToken);
+            }
+        }
+    }
+
+    private async Task BootstrapAsync()
+    {
+        foreach (var name in new[] { WellKnown.DefaultNamespace, WellKnown.SystemNamespace, "kube-public" })
+        {
+            var grain = grains.GetGrain<INamespaceGrain>(name);
+            if (await grain.GetAsync() is null)
+            {
+                try
+                {
+                    await grain.CreateAsync(new Namespace { Metadata = new ObjectMeta { Name = name } });
+                }
+                catch (ApiException ex) when (ex.Reason == StatusReason.AlreadyExists)
+                {
+                }
+            }
+        }
+        await grains.GetGrain<ISchedulerGrain>(SchedulerGrainKeys.Default).GetStatsAsync();
+        await PokeAllAsync<Deployment, IDeploymentGrain>();
+        await PokeAllAsync<ReplicaSet, IReplicaSetGrain>();
+        await PokeAllAsync<Service, IServiceGrain>();
+        await PokeAllAsync<Node, INodeGrain>();
+        await PokeAllAsync<Namespace, INamespaceGrain>();
+        LogBootstrapped(logger);
+    }
+
+    private async Task PokeAllAsync<T, TGrain>() where T : class, IResource<T> where TGrain : IReconciler, IGrainWithStringKey
+    {
+        var list = await grains.GetGrain<IResourceIndexGrain<T>>(T.Type.Plural).ListAsync(ResourceQuery.All);
+        foreach (var obj in list.Items)
+        {
+            await grains.GetGrain<TGrain>(obj.Key()).PokeAsync();
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Control plane bootstrap attempt {Attempt} failed; retrying")]
+    private static partial void LogBootstrapFailed(ILogger logger, Exception exception, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Control plane ready: system namespaces exist and controllers are awake")]
+    private static partial void LogBootstrapped(ILogger logger);
+}

@@ -1,0 +1,31 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Orchestrator.Grains.Persistence;
+using Orchestrator.Grains.Resources;
+using Orleans.Storage;
+
+namespace Orchestrator.Grains.Hosting;
+
+public static class ControlPlaneSiloBuilderExtensions
+{
+    /// <summary>
+    /// Adds the control plane's grains and the services they share. The storage provider named
+    /// "resources", the reminder service and an <see cref="Storage.IGrainStateCatalog"/> for it
+    /// come from the storage profile (embedded SQLite or cluster PostgreSQL).
+    /// </summary>
+    public static ISiloBuilder AddControlPlane(this ISiloBuilder silo, IConfiguration configuration)
+    {
+        var services = silo.Services;
+        services.AddOptions<ControlPlaneOptions>().Bind(configuration.GetSection(ControlPlaneOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ControlPlaneOptions>, ControlPlaneOptionsValidator>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<IGrainStorageSerializer, ResourceJsonGrainStorageSerializer>();
+        services.AddSingleton<GarbageCollector>();
+        services.AddSingleton<EventRecorder>();
+        services.AddSingleton<GrainServices>();
+        services.AddHostedService<ControlPlaneBootstrap>();
+        return silo;
+    }
+}

@@ -1,0 +1,89 @@
+using Orchestrator.GrainInterfaces;
+using Orchestrator.Grains.Resources;
+using Orchestrator.Model;
+
+namespace Orchestrator.Grains.Namespaces;
+
+/// <summary>
+/// A namespace. Deleting one marks it Terminating (no new objects may be created in it), then
+/// its controller deletes everything in it and removes it once it is empty, as Kubernetes'
+/// namespace controller does.
+/// </summary>
+[GrainType("namespace")]
+public sealed class NamespaceGrain(
+    [PersistentState(ResourceState<Namespace>.StateName, ResourceState<Namespace>.StorageName)] IPersistentState<ResourceState<Namespace>> state,
+    GrainServices services)
+    : ReconcilerGrain<Namespace>(state, services), INamespaceGrain
+{
+    /// <summary>Namespaces the system needs; Kubernetes refuses to delete them too.</summary>
+    public static readonly string[] Protected = [WellKnown.DefaultNamespace, WellKnown.SystemNamespace, "kube-public"];
+
+    private static readonly NamespacedKind[] Contents =
+    [
+        new NamespacedKind<Deployment>(),
+        new NamespacedKind<ReplicaSet>(),
+        new NamespacedKind<Service>(),
+        new NamespacedKind<Endpoints>(),
+        new NamespacedKind<Pod>(),
+        new NamespacedKind<Event>(),
+    ];
+
+    protected override async Task<DeleteResult<Namespace>> DeleteCoreAsync(Namespace current, DeleteOptions options)
+    {
+        if (Protected.Contains(KeyParts.Name))
+        {
+            throw ApiErrors.Forbidden(Namespace.Type, KeyParts.Name, "this namespace may not be deleted");
+        }
+        var marked = await MarkDeletingAsync(current, addFinalizer: null);
+        if (marked.Status?.Phase != "Terminating")
+        {
+            marked = await WriteStatusAsync(marked with { Status = new NamespaceStatus { Phase = "Terminating" } }) ?? marked;
+        }
+        return new DeleteResult<Namespace>(marked, Finished: false);
+    }
+
+    protected override async Task<ReconcileResult> ReconcileAsync(Namespace ns)
+    {
+        if (!ns.Metadata.IsDeleting)
+        {
+            return ReconcileResult.Done;
+        }
+        var remaining = 0;
+        foreach (var kind in Contents)
+        {
+            remaining += await kind.DeleteAllAsync(GrainFactory, KeyParts.Name);
+        }
+        if (remaining > 0)
+        {
+            // Pods terminate gracefully; look again soon.
+            return ReconcileResult.After(TimeSpan.FromSeconds(1));
+        }
+        await RemoveAsync(ns);
+        return ReconcileResult.Done;
+    }
+
+    private abstract class NamespacedKind
+    {
+        /// <summary>Asks every object of the kind in the namespace to go; returns how many remain.</summary>
+        public abstract Task<int> DeleteAllAsync(IGrainFactory grains, string ns);
+    }
+
+    private sealed class NamespacedKind<T> : NamespacedKind where T : class, IResource<T>
+    {
+        public override async Task<int> DeleteAllAsync(IGrainFactory grains, string ns)
+        {
+            var list = await grains.GetGrain<IResourceIndexGrain<T>>(T.Type.Plural).ListAsync(ResourceQuery.InNamespace(ns));
+            foreach (var obj in list.Items.Where(o => !o.Metadata.IsDeleting))
+            {
+                try
+                {
+                    await grains.GetGrain<IResourceGrain<T>>(obj.Key()).DeleteAsync(DeleteOptions.Default);
+                }
+                catch (ApiException ex) when (ex.Code == 404)
+                {
+                }
+            }
+            return list.Items.Count;
+        }
+    }
+}

@@ -1,0 +1,194 @@
+using Orchestrator.GrainInterfaces;
+using Orchestrator.Grains.Resources;
+using Orchestrator.Model;
+using Orchestrator.Serialization;
+
+namespace Orchestrator.Grains.Nodes;
+
+/// <summary>
+/// A worker node: registered by its agent, kept Ready by the agent's heartbeats. The lease lives
+/// in memory (Kubernetes keeps it in a Lease object) so that a heartbeat costs no write; the
+/// stored status changes only when readiness changes, and its lastHeartbeatTime is refreshed
+/// at most every <see cref="HeartbeatPersistPeriod"/>. An activation that starts after a silo
+/// crash gives the agent one full lease before judging it.
+/// </summary>
+[GrainType("node")]
+public sealed class NodeGrain(
+    [PersistentState(ResourceState<Node>.StateName, ResourceState<Node>.StorageName)] IPersistentState<ResourceState<Node>> state,
+    GrainServices services)
+    : ReconcilerGrain<Node>(state, services), INodeGrain
+{
+    private const string Component = "node-controller";
+
+    /// <summary>How stale the stored lastHeartbeatTime may get while the node stays Ready.</summary>
+    private static readonly TimeSpan HeartbeatPersistPeriod = TimeSpan.FromMinutes(1);
+
+    private DateTimeOffset _lastHeartbeat;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _lastHeartbeat = Now;
+        return base.OnActivateAsync(cancellationToken);
+    }
+
+    private ISchedulerGrain Scheduler => GrainFactory.GetGrain<ISchedulerGrain>(SchedulerGrainKeys.Default);
+
+    public async Task<Node> RegisterAsync(NodeRegistration registration)
+    {
+        if (registration.Name != KeyParts.Name)
+        {
+            throw ApiErrors.BadRequest($"registration for node \"{registration.Name}\" sent to node \"{KeyParts.Name}\"");
+        }
+        _lastHeartbeat = Now;
+        var cidr = await GrainFactory.GetGrain<IPodCidrAllocatorGrain>(SchedulerGrainKeys.Default).AllocateAsync(KeyParts.Name);
+        var labels = new Dictionary<string, string>
+        {
+            ["kubernetes.io/hostname"] = registration.Name,
+            ["kubernetes.io/os"] = registration.NodeInfo?.OperatingSystem ?? "linux",
+            ["kubernetes.io/arch"] = registration.NodeInfo?.Architecture ?? "amd64",
+        };
+        foreach (var (k, v) in registration.Labels ?? new Dictionary<string, string>())
+        {
+            labels[k] = v;
+        }
+        var status = new NodeStatus
+        {
+            Capacity = registration.Capacity,
+            Allocatable = registration.Allocatable,
+            Addresses = registration.Addresses,
+            NodeInfo = registration.NodeInfo,
+            Conditions = Conditions.Set(Current?.Status?.Conditions, ReadyCondition(ConditionStatus.True, "KubeletReady", "node agent is posting ready status"), Now),
+        };
+        if (Current is not { } existing)
+        {
+            var created = await CreateAsync(new Node
+            {
+                Metadata = new ObjectMeta { Name = registration.Name, Labels = labels },
+                Spec = new NodeSpec
+                {
+                    PodCIDR = cidr,
+                    PodCIDRs = cidr is null ? null : [cidr],
+                    Taints = registration.Taints is { Count: > 0 } t ? t : null,
+                },
+                Status = status,
+            });
+            await Services.Events.NormalAsync(created, "RegisteredNode", $"Node {registration.Name} event: Registered Node {registration.Name} in Controller", Component);
+            return created;
+        }
+        // An existing node keeps what users set (extra labels, cordon, their taints); the agent's
+        // labels and its configured taints are added.
+        var mergedLabels = new Dictionary<string, string>(existing.Metadata.Labels ?? new Dictionary<string, string>());
+        foreach (var (k, v) in labels)
+        {
+            mergedLabels[k] = v;
+        }
+        var taints = (existing.Spec.Taints ?? []).ToList();
+        foreach (var t in registration.Taints ?? [])
+        {
+            if (!taints.Any(x => x.Key == t.Key && x.Effect == t.Effect))
+            {
+                taints.Add(t);
+            }
+        }
+        var updated = existing with
+        {
+            Metadata = existing.Metadata with { Labels = mergedLabels },
+            Spec = existing.Spec with
+            {
+                PodCIDR = existing.Spec.PodCIDR ?? cidr,
+                PodCIDRs = existing.Spec.PodCIDRs ?? (cidr is null ? null : [cidr]),
+                Taints = taints.Count > 0 ? taints : null,
+            },
+            Status = status with { Conditions = Conditions.Set(existing.Status?.Conditions, ReadyCondition(ConditionStatus.True, "KubeletReady", "node agent is posting ready status"), Now) },
+        };
+        return await WriteObjectAsync(updated);
+    }
+
+    public async Task<bool> HeartbeatAsync(string bootId)
+    {
+        if (Current is not { } node)
+        {
+            return false;
+        }
+        _lastHeartbeat = Now;
+        var ready = node.ReadyCondition();
+        if (ready?.Status != ConditionStatus.True || ready.LastHeartbeatTime is not { } last || Now - last > HeartbeatPersistPeriod)
+        {
+            await SetReadyAsync(node, ConditionStatus.True, "KubeletReady", "node agent is posting ready status");
+        }
+        return true;
+    }
+
+    protected override async Task<ReconcileResult> ReconcileAsync(Node node)
+    {
+        var lease = Options.NodeLeaseDuration;
+        var silentFor = Now - _lastHeartbeat;
+        if (silentFor > lease)
+        {
+            if (node.ReadyCondition()?.Status != ConditionStatus.Unknown)
+            {
+                await SetReadyAsync(node, ConditionStatus.Unknown, "NodeStatusUnknown", "Node agent stopped posting node status.");
+            }
+            return ReconcileResult.After(lease);
+        }
+        // Look again just after the lease would run out.
+        return ReconcileResult.After(lease - silentFor + TimeSpan.FromMilliseconds(100));
+    }
+
+    private async Task SetReadyAsync(Node node, string status, string reason, string message)
+    {
+        var before = node.ReadyCondition()?.Status;
+        var condition = ReadyCondition(status, reason, message);
+        var conditions = Conditions.Set(node.Status?.Conditions, condition, Now);
+        await WriteStatusAsync(node with { Status = (node.Status ?? new NodeStatus()) with { Conditions = conditions } });
+        if (before != status)
+        {
+            Logger.NodeReadyChanged(KeyParts.Name, status, message);
+            await Services.Events.RecordAsync(node, status == ConditionStatus.True ? EventTypes.Normal : EventTypes.Warning,
+                status == ConditionStatus.True ? "NodeReady" : "NodeNotReady", $"Node {KeyParts.Name} status is now: {(status == ConditionStatus.True ? "NodeReady" : "NodeNotReady")}", Component);
+        }
+    }
+
+    private Condition ReadyCondition(string status, string reason, string message) => new()
+    {
+        Type = NodeConditionType.Ready,
+        Status = status,
+        Reason = reason,
+        Message = message,
+        LastHeartbeatTime = Now,
+    };
+
+    protected override async Task OnWrittenAsync(Node? old, Node now)
+    {
+        await base.OnWrittenAsync(old, now);
+        if (old is null || SchedulingRelevant(old) != SchedulingRelevant(now))
+        {
+            await Scheduler.NodeChangedAsync(KeyParts.Name, now);
+        }
+    }
+
+    /// <summary>The parts of a node the scheduler looks at, as one comparable string.</summary>
+    private static string SchedulingRelevant(Node n) => ResourceJson.SerializeToString(new
+    {
+        n.Metadata.Labels,
+        n.Spec.Taints,
+        n.Spec.Unschedulable,
+        n.Status?.Allocatable,
+        Ready = n.ReadyCondition()?.Status,
+        n.Metadata.DeletionTimestamp,
+    });
+
+    protected override async Task OnRemovedAsync(Node last)
+    {
+        await base.OnRemovedAsync(last);
+        await Scheduler.NodeChangedAsync(KeyParts.Name, null);
+        await GrainFactory.GetGrain<IPodCidrAllocatorGrain>(SchedulerGrainKeys.Default).ReleaseAsync(KeyParts.Name);
+        // Kubernetes' pod GC: pods bound to a node that no longer exists are deleted at once.
+        var pods = await GrainFactory.GetGrain<IResourceIndexGrain<Pod>>(ResourceTypes.Pod.Plural)
+            .ListAsync(new ResourceQuery { Fields = Selectors.FieldSelector.Parse("spec.nodeName=" + KeyParts.Name, ResourceTypes.Pod) });
+        foreach (var pod in pods.Items)
+        {
+            GrainFactory.GetGrain<IPodGrain>(pod.Key()).DeleteAsync(new DeleteOptions { GracePeriodSeconds = 0 }).Ignore();
+        }
+    }
+}

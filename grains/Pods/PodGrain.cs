@@ -1,0 +1,157 @@
+using Orchestrator.GrainInterfaces;
+using Orchestrator.Grains.Resources;
+using Orchestrator.Model;
+
+namespace Orchestrator.Grains.Pods;
+
+/// <summary>
+/// A pod. Unbound pods are the scheduler's work; bound pods are their node agent's. Deleting a
+/// bound pod is graceful: it gets a deletionTimestamp, the node agent stops its containers
+/// within the grace period and then finishes the deletion.
+/// </summary>
+[GrainType("pod")]
+public sealed class PodGrain(
+    [PersistentState(ResourceState<Pod>.StateName, ResourceState<Pod>.StorageName)] IPersistentState<ResourceState<Pod>> state,
+    GrainServices services)
+    : ResourceGrain<Pod>(state, services), IPodGrain
+{
+    private const string SchedulerComponent = "default-scheduler";
+
+    private ISchedulerGrain Scheduler => GrainFactory.GetGrain<ISchedulerGrain>(SchedulerGrainKeys.Default);
+
+    protected override Task<Pod> OnCreatingAsync(Pod obj, Validation.FieldErrors errors)
+    {
+        // A pod created with spec.nodeName is bound from the start (Kubernetes allows this;
+        // the scheduler only accounts for it).
+        if (obj.IsScheduled())
+        {
+            obj = obj with { Status = WithCondition(obj.Status, PodConditionType.PodScheduled, ConditionStatus.True, null, null) };
+        }
+        return Task.FromResult(obj);
+    }
+
+    protected override async Task OnWrittenAsync(Pod? old, Pod now)
+    {
+        await base.OnWrittenAsync(old, now);
+        if (old is null || (!old.IsTerminal() && now.IsTerminal()) || (old.Metadata.DeletionTimestamp is null && now.Metadata.DeletionTimestamp is not null))
+        {
+            await Scheduler.PodChangedAsync(now);
+        }
+    }
+
+    protected override async Task OnRemovedAsync(Pod last)
+    {
+        await base.OnRemovedAsync(last);
+        await Scheduler.PodReleasedAsync(Key);
+    }
+
+    public async Task<Pod> BindAsync(string nodeName, string uid)
+    {
+        var pod = Current ?? throw ApiErrors.NotFound(Pod.Type, KeyParts.Name);
+        if (pod.Metadata.Uid != uid)
+        {
+            throw ApiErrors.Conflict(Pod.Type, KeyParts.Name, "the pod was replaced by a newer one of the same name");
+        }
+        if (pod.IsScheduled())
+        {
+            if (pod.Spec.NodeName == nodeName)
+            {
+                return pod;
+            }
+            throw ApiErrors.Conflict(Pod.Type, KeyParts.Name, $"pod {KeyParts.Name} is already assigned to node \"{pod.Spec.NodeName}\"");
+        }
+        if (pod.Metadata.IsDeleting)
+        {
+            throw ApiErrors.Conflict(Pod.Type, KeyParts.Name, "the pod is being deleted");
+        }
+        var bound = pod with
+        {
+            Spec = pod.Spec with { NodeName = nodeName },
+            Status = WithCondition(pod.Status, PodConditionType.PodScheduled, ConditionStatus.True, null, null),
+        };
+        var stored = await WriteObjectAsync(bound);
+        await Services.Events.NormalAsync(stored, "Scheduled", $"Successfully assigned {stored.NamespacedName()} to {nodeName}", SchedulerComponent);
+        return stored;
+    }
+
+    public async Task MarkUnschedulableAsync(string uid, string message)
+    {
+        if (Current is not { } pod || pod.Metadata.Uid != uid || pod.IsScheduled() || pod.Metadata.IsDeleting)
+        {
+            return;
+        }
+        var status = WithCondition(pod.Status, PodConditionType.PodScheduled, ConditionStatus.False, "Unschedulable", message);
+        if (await WriteStatusAsync(pod with { Status = status }) is { } stored)
+        {
+            await Services.Events.WarningAsync(stored, "FailedScheduling", message, SchedulerComponent);
+        }
+    }
+
+    public async Task<Pod?> ReportStatusAsync(string nodeName, string uid, PodStatus status)
+    {
+        if (Current is not { } pod || pod.Metadata.Uid != uid || pod.Spec.NodeName != nodeName)
+        {
+            // Not this node's pod (any more): never let a stale agent overwrite newer truth.
+            return null;
+        }
+        // The scheduler owns PodScheduled; the agent reports everything else.
+        var scheduled = pod.Status?.Conditions?.FirstOrDefault(c => c.Type == PodConditionType.PodScheduled);
+        var conditions = (status.Conditions ?? []).Where(c => c.Type != PodConditionType.PodScheduled).ToList();
+        if (scheduled is not null)
+        {
+            conditions.Insert(0, scheduled);
+        }
+        var merged = status with
+        {
+            Conditions = conditions,
+            QosClass = pod.Status?.QosClass,
+        };
+        return await WriteStatusAsync(pod with { Status = merged }) ?? pod;
+    }
+
+    public async Task FinishTerminationAsync(string nodeName, string uid)
+    {
+        if (Current is { } pod && pod.Metadata.Uid == uid && pod.Spec.NodeName == nodeName && pod.Metadata.IsDeleting
+            && pod.Metadata.Finalizers is not { Count: > 0 })
+        {
+            await RemoveAsync(pod);
+        }
+    }
+
+    protected override async Task<DeleteResult<Pod>> DeleteCoreAsync(Pod current, DeleteOptions options)
+    {
+        var grace = options.GracePeriodSeconds ?? current.Spec.TerminationGracePeriodSeconds ?? Defaults.TerminationGracePeriodSeconds;
+        if (current.Metadata.Finalizers is { Count: > 0 })
+        {
+            return new DeleteResult<Pod>(await MarkDeletingAsync(current, addFinalizer: null, grace), Finished: false);
+        }
+        // An unbound pod has no containers to stop; grace 0 is Kubernetes' force deletion; a pod
+        // bound to a node that no longer exists has nobody to stop it (Kubernetes' pod GC).
+        if (!current.IsScheduled() || grace == 0 || await GrainFactory.GetGrain<INodeGrain>(current.Spec.NodeName!).GetAsync() is null)
+        {
+            return await RemoveAsync(current);
+        }
+        if (current.Metadata.IsDeleting)
+        {
+            // A second delete may shorten the grace period, never lengthen it.
+            if (grace < (current.Metadata.DeletionGracePeriodSeconds ?? long.MaxValue))
+            {
+                var shortened = current.WithMetadata(current.Metadata with
+                {
+                    DeletionGracePeriodSeconds = grace,
+                    DeletionTimestamp = Now.AddSeconds(grace),
+                });
+                return new DeleteResult<Pod>(await WriteObjectAsync(shortened), Finished: false);
+            }
+            return new DeleteResult<Pod>(current, Finished: false);
+        }
+        return new DeleteResult<Pod>(await MarkDeletingAsync(current, addFinalizer: null, grace), Finished: false);
+    }
+
+    private PodStatus WithCondition(PodStatus? status, string type, string value, string? reason, string? message)
+    {
+        status ??= new PodStatus { Phase = PodPhase.Pending };
+        var condition = new Condition { Type = type, Status = value, Reason = reason, Message = message };
+        return status with { Conditions = Conditions.Set(status.Conditions, condition, Now) };
+    }
+}

@@ -1,0 +1,23 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Orchestrator.Grains.Resources;
+
+/// <summary>What every resource grain needs from the silo, in one constructor argument.</summary>
+public sealed class GrainServices(
+    ILoggerFactory loggerFactory,
+    IOptions<ControlPlaneOptions> options,
+    TimeProvider time,
+    GarbageCollector garbageCollector,
+    EventRecorder events)
+{
+    public ILoggerFactory LoggerFactory { get; } = loggerFactory;
+
+    public IOptions<ControlPlaneOptions> Options { get; } = options;
+
+    public TimeProvider Time { get; } = time;
+
+    public GarbageCollector GarbageCollector { get; } = garbageCollector;
+
+    public EventRecorder Events { get; } = events;
+}

@@ -1,0 +1,80 @@
+using Microsoft.Extensions.Logging;
+using Orchestrator.GrainInterfaces;
+using Orchestrator.Model;
+
+namespace Orchestrator.NodeAgent.Agent;
+
+/// <summary>
+/// A list-and-watch of pods (Kubernetes' informer, without the cache): it hands every change to
+/// <see cref="Changed"/>, and every full list (at start, after a "too old" watch, and every
+/// resync interval) to <see cref="Listed"/>, so consumers are level-triggered. One watch can
+/// serve many hollow nodes in one process.
+/// </summary>
+public sealed partial class PodWatch(IGrainFactory grains, ResourceQuery query, TimeSpan resyncInterval, TimeProvider time, ILogger logger)
+{
+    private static readonly TimeSpan PollWait = TimeSpan.FromSeconds(15);
+
+    public event Func<WatchEventType, Pod, Task>? Changed;
+
+    public event Func<IReadOnlyList<Pod>, Task>? Listed;
+
+    public async Task RunAsync(CancellationToken token)
+    {
+        var index = grains.GetGrain<IResourceIndexGrain<Pod>>(ResourceTypes.Pod.Plural);
+        long from = -1;
+        var nextList = DateTimeOffset.MinValue;
+        while (!token.IsCancellationRequested)
+        {
+            try
+            {
+                if (from < 0 || time.GetUtcNow() >= nextList)
+                {
+                    var list = await index.ListAsync(query);
+                    from = list.ResourceVersion;
+                    nextList = time.GetUtcNow() + resyncInterval;
+                    if (Listed is { } listed)
+                    {
+                        await listed(list.Items);
+                    }
+                }
+                var wait = nextList - time.GetUtcNow();
+                var batch = await index.WatchAsync(query, from, wait < PollWait ? (wait > TimeSpan.Zero ? wait : TimeSpan.Zero) : PollWait);
+                if (batch.TooOld)
+                {
+                    from = -1;
+                    continue;
+                }
+                foreach (var ev in batch.Events)
+                {
+                    if (Changed is { } changed)
+                    {
+                        await changed(ev.Type, ev.Object);
+                    }
+                }
+                from = batch.ResourceVersion;
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                // The control plane is unreachable or restarting: keep what runs, retry, and list
+                // afresh (the index may have restarted and forgotten our place).
+                LogWatchFailed(logger, ex);
+                from = -1;
+                try
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(1), time, token);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Watching pods failed; retrying")]
+    private static partial void LogWatchFailed(ILogger logger, Exception exception);
+}

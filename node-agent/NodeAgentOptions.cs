@@ -1,0 +1,96 @@
+using Microsoft.Extensions.Options;
+
+namespace Orchestrator.NodeAgent;
+
+/// <summary>
+/// Settings of a node agent, from the configuration section "Agent" (environment variables
+/// such as <c>Agent__NodeName</c>, or arguments such as <c>--Agent:NodeName=worker-1</c>).
+/// </summary>
+public sealed class NodeAgentOptions
+{
+    public const string Section = "Agent";
+
+    /// <summary>The node's name. Default: the machine's host name, lower-cased.</summary>
+    public string NodeName { get; set; } = Environment.MachineName.ToLowerInvariant();
+
+    /// <summary>"containerd" (real containers) or "fake" (no containers: pods are marked running;
+    /// for tests and hollow nodes).</summary>
+    public string Runtime { get; set; } = "containerd";
+
+    /// <summary>With the fake runtime, run this many hollow nodes in one process, named
+    /// "{NodeName}-{i}". Default 1.</summary>
+    public int HollowNodes { get; set; } = 1;
+
+    /// <summary>Extra node labels, e.g. Agent__Labels__disktype=ssd.</summary>
+    public Dictionary<string, string> Labels { get; set; } = [];
+
+    /// <summary>Taints as "key=value:Effect" or "key:Effect".</summary>
+    public List<string> Taints { get; set; } = [];
+
+    /// <summary>Override the cpu cores the node reports (default: the machine's).</summary>
+    public string? Cpu { get; set; }
+
+    /// <summary>Override the memory the node reports, e.g. "8Gi" (default: the machine's).</summary>
+    public string? Memory { get; set; }
+
+    /// <summary>Most pods the node runs. Default 110, as Kubernetes.</summary>
+    public int MaxPods { get; set; } = 110;
+
+    /// <summary>The address reported as the node's InternalIP. Default: the first non-loopback IPv4.</summary>
+    public string? NodeIP { get; set; }
+
+    /// <summary>Lease renewal period. Default 1 s; the control plane's NodeLeaseDuration (5 s)
+    /// must be several of these.</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Full re-list of the node's pods, the safety net under the watch. Default 30 s.</summary>
+    public TimeSpan ResyncInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often running containers are checked for exits. Default 1 s.</summary>
+    public TimeSpan RelistInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>First restart back-off of a crashing container; doubles up to
+    /// <see cref="MaxRestartBackoff"/>. Default 10 s, as Kubernetes.</summary>
+    public TimeSpan RestartBackoff { get; set; } = TimeSpan.FromSeconds(10);
+
+    public TimeSpan MaxRestartBackoff { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>A container that ran this long resets its back-off. Default 10 minutes.</summary>
+    public TimeSpan BackoffReset { get; set; } = TimeSpan.FromMinutes(10);
+}
+
+public sealed class NodeAgentOptionsValidator : IValidateOptions<NodeAgentOptions>
+{
+    public ValidateOptionsResult Validate(string? name, NodeAgentOptions o)
+    {
+        var problems = new List<string>();
+        if (string.IsNullOrWhiteSpace(o.NodeName) || Validation.Names.Dns1123Subdomain(o.NodeName).Count > 0)
+        {
+            problems.Add($"Agent:NodeName \"{o.NodeName}\" must be a lowercase DNS name such as worker-1.");
+        }
+        if (o.Runtime is not ("containerd" or "fake"))
+        {
+            problems.Add($"Agent:Runtime \"{o.Runtime}\" must be \"containerd\" or \"fake\".");
+        }
+        if (o.HollowNodes < 1 || (o.HollowNodes > 1 && o.Runtime != "fake"))
+        {
+            problems.Add("Agent:HollowNodes must be at least 1, and more than 1 only with Agent:Runtime=fake.");
+        }
+        if (o.HeartbeatInterval <= TimeSpan.Zero || o.ResyncInterval <= TimeSpan.Zero || o.RelistInterval <= TimeSpan.Zero)
+        {
+            problems.Add("Agent:HeartbeatInterval, ResyncInterval and RelistInterval must be positive.");
+        }
+        if (o.RestartBackoff <= TimeSpan.Zero || o.MaxRestartBackoff < o.RestartBackoff)
+        {
+            problems.Add("Agent:RestartBackoff must be positive and Agent:MaxRestartBackoff at least as long.");
+        }
+        foreach (var t in o.Taints)
+        {
+            if (!NodeIdentity.TryParseTaint(t, out _))
+            {
+                problems.Add($"Agent:Taints entry \"{t}\" must look like key=value:NoSchedule or key:NoExecute.");
+            }
+        }
+        return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
+    }
+}

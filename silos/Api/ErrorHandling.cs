@@ -1,0 +1,76 @@
+using Orchestrator.Model;
+using Orleans.Runtime;
+
+namespace Orchestrator.Silo.Api;
+
+/// <summary>
+/// Turns every failure into a Kubernetes Status response, so that no request can crash the silo
+/// or end without a body that says what went wrong.
+/// </summary>
+public static partial class ErrorHandling
+{
+    public static IApplicationBuilder UseKubernetesErrors(this IApplicationBuilder app)
+    {
+        app.Use(async (context, next) =>
+        {
+            try
+            {
+                await next(context);
+            }
+            catch (Exception ex) when (context.RequestAborted.IsCancellationRequested && ex is OperationCanceledException)
+            {
+                // The client went away; nothing to tell it.
+            }
+            catch (Exception ex)
+            {
+                var status = ToStatus(ex);
+                if (status.Code >= 500)
+                {
+                    var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Orchestrator.Api");
+                    LogRequestFailed(logger, ex, context.Request.Method, context.Request.Path);
+                }
+                if (!context.Response.HasStarted)
+                {
+                    await StatusBody.WriteAsync(context, status);
+                }
+            }
+        });
+        // Routing's own 404 and 405 answers get a Status body too.
+        app.UseStatusCodePages(async ctx =>
+        {
+            var http = ctx.HttpContext;
+            if (http.Response.HasStarted || http.Response.ContentLength > 0)
+            {
+                return;
+            }
+            var code = http.Response.StatusCode;
+            var status = code switch
+            {
+                404 => new ApiStatus { Code = 404, Reason = StatusReason.NotFound, Message = "the server could not find the requested resource" },
+                405 => new ApiStatus { Code = 405, Reason = StatusReason.MethodNotAllowed, Message = $"the server does not allow this method on the requested resource ({http.Request.Method})" },
+                _ => new ApiStatus { Code = code, Reason = StatusReason.BadRequest, Message = $"request failed with HTTP {code}" },
+            };
+            await StatusBody.WriteAsync(http, status);
+        });
+        return app;
+    }
+
+    public static ApiStatus ToStatus(Exception ex) => ex switch
+    {
+        ApiException api => api.Status,
+        BadHttpRequestException bad => new ApiStatus
+        {
+            Code = bad.StatusCode,
+            Reason = bad.StatusCode == 413 ? StatusReason.RequestEntityTooLarge : StatusReason.BadRequest,
+            Message = bad.Message,
+        },
+        OrleansMessageRejectionException or Orleans.Runtime.Messaging.ConnectionFailedException or GatewayTooBusyException => ApiErrors.Unavailable(
+            $"the control plane is settling after a change of silos; retry shortly ({ex.GetType().Name})").Status,
+        TimeoutException => new ApiStatus { Code = 504, Reason = StatusReason.Timeout, Message = $"the request timed out: {ex.Message}" },
+        OperationCanceledException => new ApiStatus { Code = 504, Reason = StatusReason.Timeout, Message = "the request was cancelled before it finished" },
+        _ => ApiErrors.Internal($"Internal error occurred: {ex.GetType().Name}: {ex.Message}").Status,
+    };
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{Method} {Path} failed")]
+    private static partial void LogRequestFailed(ILogger logger, Exception exception, string method, string path);
+}

@@ -1,0 +1,284 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Orchestrator.GrainInterfaces;
+using Orchestrator.Model;
+using Orchestrator.Selectors;
+using Orchestrator.Serialization;
+using Orchestrator.Validation;
+
+namespace Orchestrator.Silo.Api;
+
+/// <summary>
+/// The REST endpoints of one kind, on Kubernetes' paths: list (and watch), create, get,
+/// replace, patch and delete, and the status subresource.
+/// </summary>
+public static class KindApi<T> where T : class, IResource<T>
+{
+    private static ResourceType Type => T.Type;
+
+    public static string Prefix => Type.Group.Length == 0 ? $"/api/{Type.Version}" : $"/apis/{Type.Group}/{Type.Version}";
+
+    public static void Map(IEndpointRouteBuilder app)
+    {
+        string collection, item;
+        if (Type.Namespaced)
+        {
+            app.MapGet($"{Prefix}/{Type.Plural}", (HttpContext http, IGrainFactory grains) => ListAsync(http, grains, null));
+            collection = $"{Prefix}/namespaces/{{namespace}}/{Type.Plural}";
+            app.MapGet(collection, (HttpContext http, IGrainFactory grains, string @namespace) => ListAsync(http, grains, @namespace));
+            app.MapPost(collection, (HttpContext http, IGrainFactory grains, string @namespace) => CreateAsync(http, grains, @namespace));
+        }
+        else
+        {
+            collection = $"{Prefix}/{Type.Plural}";
+            app.MapGet(collection, (HttpContext http, IGrainFactory grains) => ListAsync(http, grains, null));
+            app.MapPost(collection, (HttpContext http, IGrainFactory grains) => CreateAsync(http, grains, null));
+        }
+        item = collection + "/{name}";
+        app.MapGet(item, (IGrainFactory grains, string? @namespace, string name) => GetAsync(grains, @namespace, name));
+        app.MapPut(item, (HttpContext http, IGrainFactory grains, string? @namespace, string name) => ReplaceAsync(http, grains, @namespace, name, status: false));
+        app.MapPatch(item, (HttpContext http, IGrainFactory grains, string? @namespace, string name) => PatchAsync(http, grains, @namespace, name, status: false));
+        app.MapDelete(item, (HttpContext http, IGrainFactory grains, string? @namespace, string name) => DeleteAsync(http, grains, @namespace, name));
+        if (Type.HasStatus)
+        {
+            app.MapGet(item + "/status", (IGrainFactory grains, string? @namespace, string name) => GetAsync(grains, @namespace, name));
+            app.MapPut(item + "/status", (HttpContext http, IGrainFactory grains, string? @namespace, string name) => ReplaceAsync(http, grains, @namespace, name, status: true));
+            app.MapPatch(item + "/status", (HttpContext http, IGrainFactory grains, string? @namespace, string name) => PatchAsync(http, grains, @namespace, name, status: true));
+        }
+    }
+
+    public static IResourceGrain<T> Grain(IGrainFactory grains, string? ns, string name) => grains.GetGrain<IResourceGrain<T>>(Type.Key(ns, name));
+
+    public static IResourceIndexGrain<T> Index(IGrainFactory grains) => grains.GetGrain<IResourceIndexGrain<T>>(Type.Plural);
+
+    public static async Task<T> LoadAsync(IGrainFactory grains, string? ns, string name) =>
+        await Grain(grains, ns, name).GetAsync() ?? throw ApiErrors.NotFound(Type, name);
+
+    private static async Task<IResult> GetAsync(IGrainFactory grains, string? ns, string name) =>
+        JsonBody.Of(await LoadAsync(grains, ns, name));
+
+    private static async Task<IResult> ListAsync(HttpContext http, IGrainFactory grains, string? ns)
+    {
+        var q = http.Request.Query;
+        var query = new ResourceQuery
+        {
+            Namespace = ns,
+            Labels = Selector.Parse(q["labelSelector"]),
+            Fields = FieldSelector.Parse(q["fieldSelector"], Type),
+        };
+        if (IsTrue(q["watch"]))
+        {
+            await Watch<T>.StreamAsync(http, Index(grains), query);
+            return Results.Empty;
+        }
+        var list = await Index(grains).ListAsync(query);
+        return new JsonListBody<T>(Type, list.Items, list.ResourceVersion);
+    }
+
+    private static async Task<IResult> CreateAsync(HttpContext http, IGrainFactory grains, string? ns)
+    {
+        RejectDryRun(http);
+        var body = await RequestBody.ReadAsync(http.Request, http.RequestAborted);
+        var format = RequestBody.FormatOf(http.Request, body);
+        if (format is not (BodyFormat.Json or BodyFormat.Yaml))
+        {
+            throw ApiErrors.UnsupportedMediaType(http.Request.ContentType ?? "");
+        }
+        var documents = RequestBody.Parse(body, format);
+        // Decode and validate every document before storing any, so a bad one stores nothing.
+        var objects = new List<T>(documents.Count);
+        for (var i = 0; i < documents.Count; i++)
+        {
+            objects.Add(WithDocumentIndex(i, documents.Count, () => Prepare(documents[i], ns, name: null)));
+        }
+        var created = new List<T>(objects.Count);
+        for (var i = 0; i < objects.Count; i++)
+        {
+            var obj = objects[i];
+            var doc = i;
+            created.Add(await WithDocumentIndexAsync(doc, objects.Count, () => Grain(grains, obj.Metadata.Namespace, obj.Metadata.Name!).CreateAsync(obj)));
+        }
+        if (created.Count == 1)
+        {
+            return JsonBody.Of(created[0], StatusCodes.Status201Created);
+        }
+        return JsonBody.Of(new JsonObject
+        {
+            ["kind"] = "List",
+            ["apiVersion"] = "v1",
+            ["metadata"] = new JsonObject(),
+            ["items"] = new JsonArray(created.Select(c => ResourceJson.ToNode(c)).ToArray()),
+        }, StatusCodes.Status201Created);
+    }
+
+    private static async Task<IResult> ReplaceAsync(HttpContext http, IGrainFactory grains, string? ns, string name, bool status)
+    {
+        RejectDryRun(http);
+        var body = await RequestBody.ReadAsync(http.Request, http.RequestAborted);
+        var format = RequestBody.FormatOf(http.Request, body);
+        if (format is not (BodyFormat.Json or BodyFormat.Yaml))
+        {
+            throw ApiErrors.UnsupportedMediaType(http.Request.ContentType ?? "");
+        }
+        var documents = RequestBody.Parse(body, format);
+        if (documents.Count != 1)
+        {
+            throw ApiErrors.BadRequest($"a replace takes exactly one object, the body holds {documents.Count}");
+        }
+        var obj = Prepare(documents[0], ns, name);
+        var grain = Grain(grains, ns, name);
+        return JsonBody.Of(status ? await grain.UpdateStatusAsync(obj) : await grain.UpdateAsync(obj));
+    }
+
+    private static async Task<IResult> PatchAsync(HttpContext http, IGrainFactory grains, string? ns, string name, bool status)
+    {
+        RejectDryRun(http);
+        var body = await RequestBody.ReadAsync(http.Request, http.RequestAborted);
+        var format = RequestBody.FormatOf(http.Request, body);
+        var grain = Grain(grains, ns, name);
+        // A patch applies to the object as it is now; if it changes meanwhile, apply again
+        // (Kubernetes retries patches on conflict the same way).
+        for (var attempt = 1; ; attempt++)
+        {
+            var current = await LoadAsync(grains, ns, name);
+            var patched = Patches.Apply(ResourceJson.ToNode(current)!, body, format);
+            var obj = Prepare(patched, ns, name);
+            var requested = obj.Metadata.ResourceVersion;
+            try
+            {
+                return JsonBody.Of(status ? await grain.UpdateStatusAsync(obj) : await grain.UpdateAsync(obj));
+            }
+            catch (ApiException ex) when (ex.Reason == StatusReason.Conflict && requested == current.Metadata.ResourceVersion && attempt < 5)
+            {
+            }
+        }
+    }
+
+    private static async Task<IResult> DeleteAsync(HttpContext http, IGrainFactory grains, string? ns, string name)
+    {
+        RejectDryRun(http);
+        var options = await DeleteOptionsFromAsync(http);
+        var result = await Grain(grains, ns, name).DeleteAsync(options);
+        return JsonBody.Of(result.Object, result.Finished ? StatusCodes.Status200OK : StatusCodes.Status202Accepted);
+    }
+
+    /// <summary>Decodes one document as this kind: checks apiVersion and kind, fills in and checks
+    /// the namespace and name against the URL, and applies generateName.</summary>
+    public static T Prepare(JsonNode document, string? ns, string? name)
+    {
+        if (document is JsonObject o)
+        {
+            var apiVersion = o["apiVersion"] is JsonValue av && av.TryGetValue<string>(out var a) ? a : null;
+            var kind = o["kind"] is JsonValue kv && kv.TryGetValue<string>(out var k) ? k : null;
+            if (apiVersion is not null && apiVersion != Type.ApiVersion)
+            {
+                throw ApiErrors.BadRequest($"the API version in the data ({apiVersion}) does not match the expected API version ({Type.ApiVersion})");
+            }
+            if (kind is not null && kind != Type.Kind)
+            {
+                throw ApiErrors.BadRequest($"the kind in the data ({kind}) does not match the expected kind ({Type.Kind}) for {Prefix}/{Type.Plural}");
+            }
+        }
+        var obj = ResourceJson.Decode<T>(document);
+        var meta = obj.Metadata;
+        if (Type.Namespaced)
+        {
+            if (!string.IsNullOrEmpty(meta.Namespace) && meta.Namespace != ns)
+            {
+                throw ApiErrors.BadRequest($"the namespace of the provided object ({meta.Namespace}) does not match the namespace sent on the request ({ns})");
+            }
+            meta = meta with { Namespace = ns };
+        }
+        else if (!string.IsNullOrEmpty(meta.Namespace))
+        {
+            throw ApiErrors.BadRequest($"{Type.Plural} are not namespaced; remove metadata.namespace");
+        }
+        if (name is not null)
+        {
+            if (!string.IsNullOrEmpty(meta.Name) && meta.Name != name)
+            {
+                throw ApiErrors.BadRequest($"the name of the object ({meta.Name}) does not match the name on the URL ({name})");
+            }
+            meta = meta with { Name = name };
+        }
+        else if (string.IsNullOrEmpty(meta.Name) && !string.IsNullOrEmpty(meta.GenerateName))
+        {
+            meta = meta with { Name = meta.GenerateName + Grains.Fnv.RandomSuffix() };
+        }
+        obj = obj.WithMetadata(meta);
+        if (name is null)
+        {
+            // A create: check now, before anything is stored (the grain checks again).
+            var errors = Validator.Validate(T.ApplyDefaults(obj), null);
+            if (errors.Any)
+            {
+                throw ApiErrors.Invalid(Type, meta.Name ?? meta.GenerateName, errors);
+            }
+        }
+        return obj;
+    }
+
+    private static async Task<DeleteOptions> DeleteOptionsFromAsync(HttpContext http)
+    {
+        var options = DeleteOptions.Default;
+        if (http.Request.ContentLength > 0 || http.Request.Headers.TransferEncoding.Count > 0)
+        {
+            var body = await RequestBody.ReadAsync(http.Request, http.RequestAborted);
+            var format = RequestBody.FormatOf(http.Request, body);
+            options = ResourceJson.Decode<DeleteOptions>(RequestBody.Parse(body, format)[0]);
+        }
+        var q = http.Request.Query;
+        if (q.TryGetValue("gracePeriodSeconds", out var grace))
+        {
+            options = options with
+            {
+                GracePeriodSeconds = long.TryParse(grace, NumberStyles.None, CultureInfo.InvariantCulture, out var g)
+                    ? g
+                    : throw ApiErrors.BadRequest($"gracePeriodSeconds \"{grace}\" is not a non-negative integer"),
+            };
+        }
+        if (q.TryGetValue("propagationPolicy", out var policy))
+        {
+            options = options with { PropagationPolicy = policy };
+        }
+        if (options.DryRun is { Count: > 0 })
+        {
+            throw ApiErrors.BadRequest("dryRun is not supported by this server");
+        }
+        return options;
+    }
+
+    private static void RejectDryRun(HttpContext http)
+    {
+        if (http.Request.Query.ContainsKey("dryRun"))
+        {
+            throw ApiErrors.BadRequest("dryRun is not supported by this server");
+        }
+    }
+
+    public static bool IsTrue(string? value) => value is "true" or "1" or "True";
+
+    private static TResult WithDocumentIndex<TResult>(int index, int count, Func<TResult> action)
+    {
+        try
+        {
+            return action();
+        }
+        catch (ApiException ex) when (count > 1)
+        {
+            throw new ApiException(ex.Status with { Message = $"document {index + 1} of {count}: {ex.Status.Message}" });
+        }
+    }
+
+    private static async Task<TResult> WithDocumentIndexAsync<TResult>(int index, int count, Func<Task<TResult>> action)
+    {
+        try
+        {
+            return await action();
+        }
+        catch (ApiException ex) when (count > 1)
+        {
+            throw new ApiException(ex.Status with { Message = $"document {index + 1} of {count}: {ex.Status.Message}" + (index > 0 ? $" (documents 1 to {index} were created)" : "") });
+        }
+    }
+}

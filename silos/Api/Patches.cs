@@ -1,0 +1,179 @@
+using System.Text.Json.Nodes;
+using Orchestrator.Model;
+
+namespace Orchestrator.Silo.Api;
+
+/// <summary>The PATCH formats: JSON merge patch (RFC 7386) and JSON patch (RFC 6902).</summary>
+public static class Patches
+{
+    public static JsonNode Apply(JsonNode target, byte[] patchBody, BodyFormat format) => format switch
+    {
+        BodyFormat.MergePatch => MergePatch(target, RequestBody.ParseJson(patchBody)) ?? throw ApiErrors.BadRequest("the merge patch removes the whole object"),
+        BodyFormat.JsonPatch => JsonPatch(target, RequestBody.ParseJson(patchBody)),
+        BodyFormat.StrategicMergePatch => throw ApiErrors.UnsupportedMediaType("application/strategic-merge-patch+json; use application/merge-patch+json or application/json-patch+json (kubectl patch --type merge or --type json)"),
+        _ => throw ApiErrors.UnsupportedMediaType("a PATCH needs Content-Type application/merge-patch+json or application/json-patch+json"),
+    };
+
+    /// <summary>RFC 7386: objects merge key by key, null removes a key, anything else replaces.</summary>
+    public static JsonNode? MergePatch(JsonNode? target, JsonNode? patch)
+    {
+        if (patch is not JsonObject patchObject)
+        {
+            return patch?.DeepClone();
+        }
+        var result = target is JsonObject t ? (JsonObject)t.DeepClone() : new JsonObject();
+        foreach (var (key, value) in patchObject)
+        {
+            if (value is null)
+            {
+                result.Remove(key);
+            }
+            else
+            {
+                var merged = MergePatch(result[key], value);
+                result[key] = merged;
+            }
+        }
+        return result;
+    }
+
+    /// <summary>RFC 6902: add, remove, replace, move, copy and test, with JSON pointers.</summary>
+    public static JsonNode JsonPatch(JsonNode target, JsonNode patch)
+    {
+        if (patch is not JsonArray ops)
+        {
+            throw ApiErrors.BadRequest("a JSON patch must be an array of operations");
+        }
+        var doc = target.DeepClone();
+        for (var i = 0; i < ops.Count; i++)
+        {
+            if (ops[i] is not JsonObject op || op["op"]?.GetValue<string>() is not { } name || op["path"]?.GetValue<string>() is not { } path)
+            {
+                throw ApiErrors.BadRequest($"JSON patch operation {i}: needs \"op\" and \"path\"");
+            }
+            try
+            {
+                switch (name)
+                {
+                    case "add":
+                        doc = Add(doc, path, Value(op, i));
+                        break;
+                    case "remove":
+                        Remove(doc, path);
+                        break;
+                    case "replace":
+                        Remove(doc, path);
+                        doc = Add(doc, path, Value(op, i));
+                        break;
+                    case "move":
+                        var from = From(op, i);
+                        var moved = Get(doc, from)?.DeepClone();
+                        Remove(doc, from);
+                        doc = Add(doc, path, moved);
+                        break;
+                    case "copy":
+                        doc = Add(doc, path, Get(doc, From(op, i))?.DeepClone());
+                        break;
+                    case "test":
+                        if (!JsonNode.DeepEquals(Get(doc, path), op["value"]))
+                        {
+                            throw new PatchException($"test failed: the value at \"{path}\" differs");
+                        }
+                        break;
+                    default:
+                        throw new PatchException($"unknown op \"{name}\"");
+                }
+            }
+            catch (PatchException ex)
+            {
+                throw ApiErrors.Unprocessable($"JSON patch operation {i} ({name} {path}): {ex.Message}");
+            }
+        }
+        return doc;
+    }
+
+    private static JsonNode? Value(JsonObject op, int i) =>
+        op.ContainsKey("value") ? op["value"]?.DeepClone() : throw new PatchException("needs \"value\"");
+
+    private static string From(JsonObject op, int i) => op["from"]?.GetValue<string>() ?? throw new PatchException("needs \"from\"");
+
+    private static List<string> Pointer(string path)
+    {
+        if (path.Length == 0)
+        {
+            return [];
+        }
+        if (path[0] != '/')
+        {
+            throw new PatchException("a path must start with '/'");
+        }
+        return path[1..].Split('/').Select(p => p.Replace("~1", "/", StringComparison.Ordinal).Replace("~0", "~", StringComparison.Ordinal)).ToList();
+    }
+
+    private static JsonNode? Get(JsonNode doc, string path)
+    {
+        JsonNode? node = doc;
+        foreach (var part in Pointer(path))
+        {
+            node = node switch
+            {
+                JsonObject o when o.TryGetPropertyValue(part, out var v) => v,
+                JsonArray a when int.TryParse(part, out var idx) && idx >= 0 && idx < a.Count => a[idx],
+                _ => throw new PatchException($"path \"{path}\" does not exist"),
+            };
+        }
+        return node;
+    }
+
+    private static JsonNode Add(JsonNode doc, string path, JsonNode? value)
+    {
+        var parts = Pointer(path);
+        if (parts.Count == 0)
+        {
+            return value ?? throw new PatchException("cannot replace the document with null");
+        }
+        var parent = Get(doc, "/" + string.Join("/", parts.Take(parts.Count - 1).Select(Escape)));
+        var last = parts[^1];
+        switch (parent)
+        {
+            case JsonObject o:
+                o[last] = value;
+                break;
+            case JsonArray a when last == "-":
+                a.Add(value);
+                break;
+            case JsonArray a when int.TryParse(last, out var idx) && idx >= 0 && idx <= a.Count:
+                a.Insert(idx, value);
+                break;
+            default:
+                throw new PatchException($"cannot add at \"{path}\"");
+        }
+        return doc;
+    }
+
+    private static void Remove(JsonNode doc, string path)
+    {
+        var parts = Pointer(path);
+        if (parts.Count == 0)
+        {
+            throw new PatchException("cannot remove the whole document");
+        }
+        var parent = Get(doc, parts.Count == 1 ? "" : "/" + string.Join("/", parts.Take(parts.Count - 1).Select(Escape)));
+        var last = parts[^1];
+        switch (parent)
+        {
+            case JsonObject o when o.ContainsKey(last):
+                o.Remove(last);
+                break;
+            case JsonArray a when int.TryParse(last, out var idx) && idx >= 0 && idx < a.Count:
+                a.RemoveAt(idx);
+                break;
+            default:
+                throw new PatchException($"path \"{path}\" does not exist");
+        }
+    }
+
+    private static string Escape(string part) => part.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal);
+
+    private sealed class PatchException(string message) : Exception(message);
+}

@@ -1,0 +1,115 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http.Features;
+using Orchestrator.Model;
+
+namespace Orchestrator.Silo.Api;
+
+/// <summary>The media types a request body may have.</summary>
+public enum BodyFormat
+{
+    Json,
+    Yaml,
+    MergePatch,
+    JsonPatch,
+    StrategicMergePatch,
+}
+
+/// <summary>Reads request bodies (JSON or YAML, one or several documents) into JSON nodes.</summary>
+public static class RequestBody
+{
+    /// <summary>Kubernetes' API server refuses bodies over 3 MB; so do we.</summary>
+    public const long MaxBytes = 3 * 1024 * 1024;
+
+    public static BodyFormat FormatOf(HttpRequest request, byte[] body)
+    {
+        var type = request.ContentType?.Split(';')[0].Trim().ToLowerInvariant();
+        return type switch
+        {
+            "application/json" => BodyFormat.Json,
+            "application/yaml" or "application/x-yaml" or "text/yaml" or "text/x-yaml" => BodyFormat.Yaml,
+            "application/merge-patch+json" => BodyFormat.MergePatch,
+            "application/json-patch+json" => BodyFormat.JsonPatch,
+            "application/strategic-merge-patch+json" or "application/apply-patch+yaml" => BodyFormat.StrategicMergePatch,
+            // curl sends form encoding unless told otherwise; look at the bytes instead.
+            null or "" or "application/x-www-form-urlencoded" or "text/plain" => LooksLikeJson(body) ? BodyFormat.Json : BodyFormat.Yaml,
+            _ => throw ApiErrors.UnsupportedMediaType(type),
+        };
+    }
+
+    public static async Task<byte[]> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        if (request.ContentLength > MaxBytes)
+        {
+            throw TooLarge();
+        }
+        var feature = request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>();
+        if (feature is { IsReadOnly: false })
+        {
+            feature.MaxRequestBodySize = MaxBytes;
+        }
+        using var buffer = new MemoryStream();
+        var chunk = new byte[81920];
+        int read;
+        try
+        {
+            while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
+            {
+                if (buffer.Length + read > MaxBytes)
+                {
+                    throw TooLarge();
+                }
+                buffer.Write(chunk, 0, read);
+            }
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            throw TooLarge();
+        }
+        if (buffer.Length == 0)
+        {
+            throw ApiErrors.BadRequest("the request body is empty");
+        }
+        return buffer.ToArray();
+    }
+
+    private static ApiException TooLarge() => ApiErrors.TooLarge($"the request body is larger than {MaxBytes} bytes, the most the API accepts");
+
+    /// <summary>The body's documents: one for JSON, one or more (empty ones skipped) for YAML.</summary>
+    public static IReadOnlyList<JsonNode> Parse(byte[] body, BodyFormat format) => format switch
+    {
+        BodyFormat.Yaml => Yaml.ToJson(Encoding.UTF8.GetString(body)),
+        _ => [ParseJson(body)],
+    };
+
+    public static JsonNode ParseJson(byte[] body)
+    {
+        try
+        {
+            var node = JsonNode.Parse(body, documentOptions: new JsonDocumentOptions { MaxDepth = 64, AllowDuplicateProperties = false });
+            return node ?? throw ApiErrors.BadRequest("the request body is JSON null, not an object");
+        }
+        catch (JsonException ex)
+        {
+            throw ApiErrors.BadRequest($"the request body is not valid JSON: {ex.Message}");
+        }
+        catch (ArgumentException ex)
+        {
+            throw ApiErrors.BadRequest($"the request body is not valid JSON: {ex.Message}");
+        }
+    }
+
+    private static bool LooksLikeJson(byte[] body)
+    {
+        foreach (var b in body)
+        {
+            if (b is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n' or 0xEF or 0xBB or 0xBF)
+            {
+                continue;
+            }
+            return b is (byte)'{' or (byte)'[';
+        }
+        return false;
+    }
+}

@@ -1,0 +1,76 @@
+using Orchestrator.Model;
+using Orchestrator.Selectors;
+using Orchestrator.Serialization;
+
+namespace Orchestrator.Silo.Api;
+
+/// <summary>The /scale subresource (autoscaling/v1 Scale) of deployments and replica sets.</summary>
+public static class ScaleApi<T> where T : class, IResource<T>
+{
+    public static void Map(IEndpointRouteBuilder app, Func<T, int> replicas, Func<T, int, T> withReplicas, Func<T, int> statusReplicas, Func<T, LabelSelector?> selector)
+    {
+        var path = $"{KindApi<T>.Prefix}/namespaces/{{namespace}}/{T.Type.Plural}/{{name}}/scale";
+        app.MapGet(path, async (IGrainFactory grains, string @namespace, string name) =>
+            JsonBody.Of(ToScale(await KindApi<T>.LoadAsync(grains, @namespace, name), replicas, statusReplicas, selector)));
+        app.MapPut(path, async (HttpContext http, IGrainFactory grains, string @namespace, string name) =>
+        {
+            var body = await RequestBody.ReadAsync(http.Request, http.RequestAborted);
+            var scale = ResourceJson.Decode<Scale>(RequestBody.Parse(body, RequestBody.FormatOf(http.Request, body))[0]);
+            return await ApplyAsync(grains, @namespace, name, scale, replicas, withReplicas, statusReplicas, selector);
+        });
+        app.MapPatch(path, async (HttpContext http, IGrainFactory grains, string @namespace, string name) =>
+        {
+            var body = await RequestBody.ReadAsync(http.Request, http.RequestAborted);
+            var current = ToScale(await KindApi<T>.LoadAsync(grains, @namespace, name), replicas, statusReplicas, selector);
+            var patched = Patches.Apply(ResourceJson.ToNode(current)!, body, RequestBody.FormatOf(http.Request, body));
+            return await ApplyAsync(grains, @namespace, name, ResourceJson.Decode<Scale>(patched), replicas, withReplicas, statusReplicas, selector);
+        });
+    }
+
+    private static async Task<IResult> ApplyAsync(IGrainFactory grains, string ns, string name, Scale scale,
+        Func<T, int> replicas, Func<T, int, T> withReplicas, Func<T, int> statusReplicas, Func<T, LabelSelector?> selector)
+    {
+        if (scale.Spec.Replicas is not { } wanted)
+        {
+            throw ApiErrors.Invalid(T.Type, name, Errors(e => e.Required("spec.replicas")));
+        }
+        if (wanted < 0)
+        {
+            throw ApiErrors.Invalid(T.Type, name, Errors(e => e.Invalid("spec.replicas", wanted, "must be greater than or equal to 0")));
+        }
+        var current = await KindApi<T>.LoadAsync(grains, ns, name);
+        if (!string.IsNullOrEmpty(scale.Metadata.ResourceVersion) && scale.Metadata.ResourceVersion != current.Metadata.ResourceVersion)
+        {
+            throw ApiErrors.Conflict(T.Type, name, ApiErrors.StaleObjectMessage);
+        }
+        var updated = await KindApi<T>.Grain(grains, ns, name).UpdateAsync(withReplicas(current, wanted));
+        return JsonBody.Of(ToScale(updated, replicas, statusReplicas, selector));
+    }
+
+    private static Validation.FieldErrors Errors(Action<Validation.FieldErrors> add)
+    {
+        var e = new Validation.FieldErrors();
+        add(e);
+        return e;
+    }
+
+    private static Scale ToScale(T obj, Func<T, int> replicas, Func<T, int> statusReplicas, Func<T, LabelSelector?> selector) => new()
+    {
+        ApiVersion = "autoscaling/v1",
+        Kind = "Scale",
+        Metadata = new ObjectMeta
+        {
+            Name = obj.Metadata.Name,
+            Namespace = obj.Metadata.Namespace,
+            Uid = obj.Metadata.Uid,
+            ResourceVersion = obj.Metadata.ResourceVersion,
+            CreationTimestamp = obj.Metadata.CreationTimestamp,
+        },
+        Spec = new ScaleSpec { Replicas = replicas(obj) },
+        Status = new ScaleStatus
+        {
+            Replicas = statusReplicas(obj),
+            Selector = selector(obj) is { } s && Selector.TryFrom(s, out var parsed) ? parsed.ToString() : null,
+        },
+    };
+}
