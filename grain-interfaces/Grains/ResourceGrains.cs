@@ -108,10 +108,15 @@ public interface INodeGrain : IResourceGrain<Node>, IReconciler
     [Alias("Register")]
     Task<Node> RegisterAsync(NodeRegistration registration);
 
-    /// <summary>Renews the node's lease. Returns false when the node is not registered (it was
-    /// deleted): the agent must register again.</summary>
+    /// <summary>Renews the node's lease and (re)attaches the agent's endpoint, which the grain
+    /// keeps in memory only. Returns false when the node is not registered (it was deleted): the
+    /// agent must register again.</summary>
     [Alias("Heartbeat")]
-    Task<bool> HeartbeatAsync(string bootId);
+    Task<bool> HeartbeatAsync(string bootId, INodeAgentEndpoint? endpoint);
+
+    /// <summary>Reads a container log through the node's agent; 503 when it is not connected.</summary>
+    [Alias("ReadLog")]
+    Task<LogChunk> ReadLogAsync(LogRequest request);
 }
 
 /// <summary>What a node agent reports about its machine when it starts.</summary>

@@ -24,6 +24,7 @@ public sealed class NodeGrain(
     private static readonly TimeSpan HeartbeatPersistPeriod = TimeSpan.FromMinutes(1);
 
     private DateTimeOffset _lastHeartbeat;
+    private INodeAgentEndpoint? _agent;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -104,19 +105,29 @@ public sealed class NodeGrain(
         return await WriteObjectAsync(updated);
     }
 
-    public async Task<bool> HeartbeatAsync(string bootId)
+    public async Task<bool> HeartbeatAsync(string bootId, INodeAgentEndpoint? endpoint)
     {
         if (Current is not { } node)
         {
             return false;
         }
         _lastHeartbeat = Now;
+        _agent = endpoint ?? _agent;
         var ready = node.ReadyCondition();
         if (ready?.Status != ConditionStatus.True || ready.LastHeartbeatTime is not { } last || Now - last > HeartbeatPersistPeriod)
         {
             await SetReadyAsync(node, ConditionStatus.True, "KubeletReady", "node agent is posting ready status");
         }
         return true;
+    }
+
+    public async Task<LogChunk> ReadLogAsync(LogRequest request)
+    {
+        if (_agent is not { } agent || Now - _lastHeartbeat > Options.NodeLeaseDuration)
+        {
+            throw ApiErrors.Unavailable($"the agent of node {KeyParts.Name} is not connected; logs are served by the node's agent");
+        }
+        return await agent.ReadLogAsync(request);
     }
 
     protected override async Task<ReconcileResult> ReconcileAsync(Node node)

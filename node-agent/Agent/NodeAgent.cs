@@ -19,12 +19,15 @@ public sealed partial class NodeAgent : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
     private readonly string _bootId = Guid.NewGuid().ToString();
+    private readonly AgentEndpoint _endpoint;
+    private INodeAgentEndpoint? _endpointReference;
     private Dictionary<string, string> _lastContainerStates = [];
     private bool _listedOnce;
 
     public NodeAgent(string nodeName, NodeAgentOptions options, IGrainFactory grains, IContainerRuntime runtime, TimeProvider time, ILogger logger, HttpClient probeClient)
     {
         _node = new NodeContext(nodeName, options, grains, runtime, time, logger, probeClient, w => _workers.TryRemove(w.Uid, out _));
+        _endpoint = new AgentEndpoint(runtime);
     }
 
     public string NodeName => _node.NodeName;
@@ -54,6 +57,8 @@ public sealed partial class NodeAgent : IAsyncDisposable
         {
             await network.ConfigurePodCidrAsync(node.Spec.PodCIDR, cancellationToken);
         }
+        _endpointReference ??= _node.Grains.CreateObjectReference<INodeAgentEndpoint>(_endpoint);
+        await NodeGrain.HeartbeatAsync(_bootId, _endpointReference);
         LogRegistered(_node.Logger, NodeName, node.Spec.PodCIDR ?? "none");
     }
 
@@ -142,7 +147,7 @@ public sealed partial class NodeAgent : IAsyncDisposable
         {
             try
             {
-                if (!await NodeGrain.HeartbeatAsync(_bootId))
+                if (!await NodeGrain.HeartbeatAsync(_bootId, _endpointReference))
                 {
                     // The node object was deleted: register again.
                     await RegisterAsync(token);
@@ -219,6 +224,10 @@ public sealed partial class NodeAgent : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
+        }
+        if (_endpointReference is not null)
+        {
+            _node.Grains.DeleteObjectReference<INodeAgentEndpoint>(_endpointReference);
         }
         _stop.Dispose();
     }

@@ -76,6 +76,10 @@ public sealed class FakeRuntime(TimeProvider time) : IContainerRuntime, Agent.IU
     public Task<IReadOnlyList<RuntimeContainer>> ListContainersAsync(CancellationToken cancellationToken) =>
         Task.FromResult<IReadOnlyList<RuntimeContainer>>(_containers.Values.ToList());
 
+    /// <summary>Fake containers write nothing; their log is empty.</summary>
+    public Task<GrainInterfaces.LogChunk> ReadLogAsync(RuntimeContainer container, GrainInterfaces.LogRequest request, CancellationToken cancellationToken) =>
+        Task.FromResult(new GrainInterfaces.LogChunk { Found = true, Running = container.State == ContainerRunState.Running, NextOffset = request.Offset ?? 0 });
+
     public Task<ExecResult> ExecAsync(string containerId, IReadOnlyList<string> command, TimeSpan timeout, CancellationToken cancellationToken) =>
         Task.FromResult(new ExecResult(0, ""));
 }

@@ -11,6 +11,7 @@ public static class KubernetesApi
         KindApi<Namespace>.Map(app);
         KindApi<Node>.Map(app);
         KindApi<Pod>.Map(app);
+        LogApi.Map(app);
         KindApi<Service>.Map(app);
         KindApi<Endpoints>.Map(app);
         KindApi<Event>.Map(app);

@@ -1,0 +1,20 @@
+using Orchestrator.Silo.Api;
+
+namespace Orchestrator.Silo.Hosting;
+
+public static class SiloApp
+{
+    /// <summary>The control-plane silo with its HTTP API, built from command-line arguments and
+    /// configuration (Program runs it; tests host it in-process).</summary>
+    public static WebApplication Build(string[] args)
+    {
+        // Settings files sit next to the binary; relative paths in them (the data directory)
+        // are taken from the working directory.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        builder.AddOrchestratorSilo();
+        var app = builder.Build();
+        app.UseKubernetesErrors();
+        app.MapKubernetesApi();
+        return app;
+    }
+}

@@ -1,0 +1,138 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Orchestrator.Model;
+using Orchestrator.NodeAgent;
+using Orchestrator.NodeAgent.Agent;
+using Orchestrator.NodeAgent.Runtime;
+using Orchestrator.Silo.Hosting;
+
+namespace Orchestrator.Tests.Infrastructure;
+
+/// <summary>
+/// A real control plane hosted in the test process: the silo (Orleans with the embedded SQLite
+/// profile in a temporary directory) and its HTTP API on a free loopback port. Tests share one
+/// per collection and use their own namespaces so they do not see each other's objects.
+/// Fake nodes run in-process through the node agent's own code with the fake runtime.
+/// </summary>
+public sealed class ControlPlaneFixture : IAsyncLifetime
+{
+    private readonly TempDirectory _data = new("orch-cp");
+    private readonly List<NodeAgentGroup> _nodeGroups = [];
+    private WebApplication? _app;
+
+    public int HttpPort { get; } = Ports.Free();
+
+    /// <summary>The silo's gateway: out-of-process node agents connect here.</summary>
+    public int GatewayPort { get; } = Ports.Free();
+
+    public string ClusterId { get; } = $"test-{Guid.NewGuid():N}";
+
+    public ApiClient Api { get; private set; } = null!;
+
+    public IGrainFactory Grains => _app!.Services.GetRequiredService<IGrainFactory>();
+
+    public string DataDirectory => _data.Path;
+
+    /// <summary>Settings that make controllers quick to retry in tests.</summary>
+    public static IEnumerable<string> FastSettings =>
+    [
+        "--Orchestrator:MinimumReminderPeriod=00:00:01",
+        "--Orchestrator:ResyncPeriod=00:00:05",
+        "--Orchestrator:NodeLeaseDuration=00:00:03",
+        "--Logging:LogLevel:Default=Warning",
+        "--Logging:LogLevel:Orleans=Error",
+    ];
+
+    public async Task InitializeAsync()
+    {
+        string[] args =
+        [
+            $"--urls=http://127.0.0.1:{HttpPort}",
+            $"--Orchestrator:DataDirectory={_data.Path}",
+            $"--Orchestrator:SiloPort={Ports.Free()}",
+            $"--Orchestrator:GatewayPort={GatewayPort}",
+            $"--Orchestrator:ClusterId={ClusterId}",
+            .. FastSettings,
+        ];
+        _app = SiloApp.Build(args);
+        await _app.StartAsync();
+        Api = new ApiClient(new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{HttpPort}"), Timeout = TimeSpan.FromSeconds(60) });
+        await Eventually.Until(() => Api.TryGetAsync<Namespace>("/api/v1/namespaces/default"), "the default namespace");
+    }
+
+    /// <summary>Creates a namespace of its own for a test.</summary>
+    public async Task<string> NewNamespaceAsync(string prefix = "t")
+    {
+        var name = $"{prefix}-{Guid.NewGuid().ToString("N")[..8]}";
+        await Api.CreateAsync("/api/v1/namespaces", new Namespace { Metadata = new ObjectMeta { Name = name } });
+        return name;
+    }
+
+    /// <summary>Starts fake nodes (registered, heartbeating, running pods without containers).</summary>
+    public async Task<NodeAgentGroup> StartFakeNodesAsync(IEnumerable<string> names, string cpu = "4", string memory = "8Gi", Dictionary<string, string>? labels = null, List<string>? taints = null)
+    {
+        var options = new NodeAgentOptions
+        {
+            Runtime = "fake",
+            Cpu = cpu,
+            Memory = memory,
+            Labels = labels ?? [],
+            Taints = taints ?? [],
+            NodeIP = "127.0.0.1",
+            ResyncInterval = TimeSpan.FromSeconds(5),
+        };
+        var group = new NodeAgentGroup(names.ToList(), options, Grains, _ => new FakeRuntime(TimeProvider.System), TimeProvider.System, NullLogger.Instance);
+        await group.StartAsync(CancellationToken.None);
+        lock (_nodeGroups)
+        {
+            _nodeGroups.Add(group);
+        }
+        return group;
+    }
+
+    /// <summary>Stops fake nodes (their heartbeats stop: the nodes go NotReady) and deletes them.</summary>
+    public async Task StopFakeNodesAsync(NodeAgentGroup group, bool deleteNodes = true)
+    {
+        lock (_nodeGroups)
+        {
+            _nodeGroups.Remove(group);
+        }
+        var names = group.Agents.Keys.ToList();
+        await group.DisposeAsync();
+        if (deleteNodes)
+        {
+            foreach (var name in names)
+            {
+                await Api.SendAsync(HttpMethod.Delete, $"/api/v1/nodes/{name}");
+            }
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        List<NodeAgentGroup> groups;
+        lock (_nodeGroups)
+        {
+            groups = [.. _nodeGroups];
+            _nodeGroups.Clear();
+        }
+        foreach (var g in groups)
+        {
+            await g.DisposeAsync();
+        }
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+        Api?.Http.Dispose();
+        _data.Dispose();
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class ControlPlaneCollection : ICollectionFixture<ControlPlaneFixture>
+{
+    public const string Name = "control plane";
+}
