@@ -1,0 +1,14 @@
+using Orchestrator.Benchmarks;
+
+// Each benchmark is a class in its own file; the first argument names it.
+var benchmarks = new Dictionary<string, Func<string[], Task<int>>>(StringComparer.OrdinalIgnoreCase)
+{
+    ["scheduling"] = SchedulingBenchmark.RunAsync,
+};
+
+if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var run))
+{
+    Console.Error.WriteLine($"usage: Orchestrator.Benchmarks <{string.Join("|", benchmarks.Keys)}> [options]");
+    return 2;
+}
+return await run(args[1..]);
