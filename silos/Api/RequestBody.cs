@@ -1,7 +1,6 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Microsoft.AspNetCore.Http.Features;
 using Orchestrator.Model;
 
 namespace Orchestrator.Silo.Api;
@@ -38,32 +37,40 @@ public static class RequestBody
         };
     }
 
+    /// <summary>A body over <see cref="MaxBytes"/> but under this is read to its end and thrown
+    /// away, so that the client, which is still sending, gets the 413 instead of a reset.</summary>
+    public const long MaxDrainBytes = 64 * 1024 * 1024;
+
     public static async Task<byte[]> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
     {
-        if (request.ContentLength > MaxBytes)
+        if (request.ContentLength > MaxDrainBytes)
         {
             throw TooLarge();
-        }
-        var feature = request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>();
-        if (feature is { IsReadOnly: false })
-        {
-            feature.MaxRequestBodySize = MaxBytes;
         }
         using var buffer = new MemoryStream();
         var chunk = new byte[81920];
         int read;
+        long total = 0;
         try
         {
             while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
             {
-                if (buffer.Length + read > MaxBytes)
+                total += read;
+                if (total > MaxDrainBytes)
                 {
-                    throw TooLarge();
+                    break;
                 }
-                buffer.Write(chunk, 0, read);
+                if (total <= MaxBytes)
+                {
+                    buffer.Write(chunk, 0, read);
+                }
             }
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            throw TooLarge();
+        }
+        if (total > MaxBytes)
         {
             throw TooLarge();
         }

@@ -34,6 +34,10 @@ public static partial class Yaml
         {
             throw ApiErrors.BadRequest($"the request body is not valid YAML: line {ex.Start.Line}, column {ex.Start.Column}: {Innermost(ex)}");
         }
+        catch (InvalidOperationException ex)
+        {
+            throw ApiErrors.BadRequest($"the request body is not valid YAML: {Innermost(ex)}");
+        }
         var budget = MaxNodes;
         var documents = new List<JsonNode>();
         foreach (var doc in stream.Documents)

@@ -24,7 +24,7 @@ public static class SiloHosting
         {
             builder.WebHost.UseUrls(SiloSettings.DefaultUrl);
         }
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = Api.RequestBody.MaxBytes);
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = Api.RequestBody.MaxDrainBytes);
 
         builder.UseOrleans(silo =>
         {

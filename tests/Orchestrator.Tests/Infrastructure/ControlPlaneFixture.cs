@@ -40,6 +40,7 @@ public sealed class ControlPlaneFixture : IAsyncLifetime
         "--Orchestrator:MinimumReminderPeriod=00:00:01",
         "--Orchestrator:ResyncPeriod=00:00:05",
         "--Orchestrator:NodeLeaseDuration=00:00:03",
+        "--Orchestrator:WatchLogCapacity=200",
         "--Logging:LogLevel:Default=Warning",
         "--Logging:LogLevel:Orleans=Error",
     ];
