@@ -40,6 +40,11 @@ public sealed class ControlPlaneOptions
     /// <summary>Events older than this are deleted. Default 1 hour, as Kubernetes' --event-ttl.</summary>
     public TimeSpan EventTtl { get; set; } = TimeSpan.FromHours(1);
 
+    /// <summary>hostPath volumes must lie under one of these directories; a pod (or pod template)
+    /// naming any other host path is refused with 422. Node agents enforce their own list too.
+    /// Default: /tmp and /var/lib/orchestrator-agent/host.</summary>
+    public List<string> AllowedHostPathRoots { get; set; } = ["/tmp", "/var/lib/orchestrator-agent/host"];
+
     /// <summary>Reconcile retry back-off: starts here and doubles per consecutive failure.</summary>
     public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(100);
 
@@ -75,6 +80,10 @@ public sealed class ControlPlaneOptionsValidator : IValidateOptions<ControlPlane
         if (o.ResyncPeriod <= TimeSpan.Zero || o.RetryBaseDelay <= TimeSpan.Zero || o.RetryMaxDelay < o.RetryBaseDelay)
         {
             problems.Add("Orchestrator:ResyncPeriod, RetryBaseDelay and RetryMaxDelay must be positive, with RetryMaxDelay >= RetryBaseDelay.");
+        }
+        if (o.AllowedHostPathRoots.Any(r => !r.StartsWith('/')))
+        {
+            problems.Add("Orchestrator:AllowedHostPathRoots entries must be absolute paths such as /srv/data.");
         }
         return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
     }

@@ -20,6 +20,18 @@ public sealed partial class DeploymentGrain(
 {
     private const string Component = "deployment-controller";
 
+    protected override Task<Deployment> OnCreatingAsync(Deployment obj, Validation.FieldErrors errors)
+    {
+        Admission.HostPaths(obj.Spec.Template.Spec, "spec.template.spec", Options.AllowedHostPathRoots, errors);
+        return Task.FromResult(obj);
+    }
+
+    protected override Task<Deployment> OnUpdatingAsync(Deployment obj, Deployment old, Validation.FieldErrors errors)
+    {
+        Admission.HostPaths(obj.Spec.Template.Spec, "spec.template.spec", Options.AllowedHostPathRoots, errors);
+        return Task.FromResult(obj);
+    }
+
     protected override async Task<ReconcileResult> ReconcileAsync(Deployment d)
     {
         // Kubernetes' order: deleting, paused, scaling, rollout.

@@ -20,6 +20,18 @@ public sealed class ReplicaSetGrain(
     /// <summary>Kubernetes' burstReplicas: at most this many creations or deletions per pass.</summary>
     private const int BurstReplicas = 500;
 
+    protected override Task<ReplicaSet> OnCreatingAsync(ReplicaSet obj, Validation.FieldErrors errors)
+    {
+        Admission.HostPaths(obj.Spec.Template.Spec, "spec.template.spec", Options.AllowedHostPathRoots, errors);
+        return Task.FromResult(obj);
+    }
+
+    protected override Task<ReplicaSet> OnUpdatingAsync(ReplicaSet obj, ReplicaSet old, Validation.FieldErrors errors)
+    {
+        Admission.HostPaths(obj.Spec.Template.Spec, "spec.template.spec", Options.AllowedHostPathRoots, errors);
+        return Task.FromResult(obj);
+    }
+
     protected override async Task<ReconcileResult> ReconcileAsync(ReplicaSet rs)
     {
         if (rs.Metadata.IsDeleting)

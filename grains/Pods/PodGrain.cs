@@ -21,6 +21,7 @@ public sealed class PodGrain(
 
     protected override Task<Pod> OnCreatingAsync(Pod obj, Validation.FieldErrors errors)
     {
+        Admission.HostPaths(obj.Spec, "spec", Options.AllowedHostPathRoots, errors);
         // A pod created with spec.nodeName is bound from the start (Kubernetes allows this;
         // the scheduler only accounts for it).
         if (obj.IsScheduled())

@@ -2,28 +2,62 @@ using Orchestrator.Model;
 
 namespace Orchestrator.Grains.Scheduling;
 
-/// <summary>The scheduler's view of one node: the node and what is already placed on it.</summary>
-internal sealed class NodeInfo(Node node)
+/// <summary>
+/// The scheduler's view of one node: what the filters and scores read, computed once per node
+/// change (quantities parsed, readiness looked up) because they are read for every pending pod,
+/// and what is already placed on it.
+/// </summary>
+internal sealed class NodeInfo
 {
-    public Node Node { get; set; } = node;
+    public NodeInfo(Node node)
+    {
+        Node = node;
+    }
 
-    public long AllocatableMilliCpu => Node.Allocatable(ResourceName.Cpu)?.MilliValue ?? 0;
+    private Node _node = null!;
 
-    public long AllocatableMemory => Node.Allocatable(ResourceName.Memory)?.WholeValue ?? 0;
+    public Node Node
+    {
+        get => _node;
+        set
+        {
+            _node = value;
+            AllocatableMilliCpu = value.Allocatable(ResourceName.Cpu)?.MilliValue ?? 0;
+            AllocatableMemory = value.Allocatable(ResourceName.Memory)?.WholeValue ?? 0;
+            AllocatablePods = value.Allocatable(ResourceName.Pods)?.WholeValue ?? 110;
+            Ready = value.IsReady();
+            Unschedulable = value.Spec.Unschedulable == true;
+            Taints = value.Spec.Taints?.Where(t => t.Effect is TaintEffect.NoSchedule or TaintEffect.NoExecute).ToArray() ?? [];
+            Labels = value.Metadata.Labels;
+        }
+    }
 
-    public long AllocatablePods => Node.Allocatable(ResourceName.Pods)?.WholeValue ?? 110;
+    public long AllocatableMilliCpu { get; private set; }
 
-    public long RequestedMilliCpu { get; set; }
+    public long AllocatableMemory { get; private set; }
 
-    public long RequestedMemory { get; set; }
+    public long AllocatablePods { get; private set; }
+
+    public bool Ready { get; private set; }
+
+    public bool Unschedulable { get; private set; }
+
+    /// <summary>Only the taints that keep pods off (NoSchedule, NoExecute).</summary>
+    public Taint[] Taints { get; private set; } = [];
+
+    public IReadOnlyDictionary<string, string>? Labels { get; private set; }
+
+    public long RequestedMilliCpu { get; private set; }
+
+    public long RequestedMemory { get; private set; }
 
     /// <summary>Requests with Kubernetes' non-zero defaults for pods that request nothing, used
     /// only for scoring so that BestEffort pods still spread.</summary>
-    public long ScoringMilliCpu { get; set; }
+    public long ScoringMilliCpu { get; private set; }
 
-    public long ScoringMemory { get; set; }
+    public long ScoringMemory { get; private set; }
 
-    public int PodCount { get; set; }
+    public int PodCount { get; private set; }
 
     /// <summary>Pods per controller uid, for spreading replicas of one owner.</summary>
     public Dictionary<string, int> PodsByOwner { get; } = new(StringComparer.Ordinal);

@@ -20,39 +20,62 @@ public sealed partial class SchedulerGrain
 
     internal readonly record struct Decision(string? Node, string? Message);
 
+    /// <summary>Kubernetes' percentageOfNodesToScore: in a large cluster, stop looking once this
+    /// many feasible nodes were found (at least 100, and 50% less 1% per 125 nodes, floor 5%),
+    /// starting where the last search stopped so that every node gets its turn.</summary>
+    private int FeasibleNodesToFind()
+    {
+        var n = _nodeOrder.Count;
+        if (n <= 100)
+        {
+            return n;
+        }
+        var percent = Math.Max(5, 50 - n / 125);
+        return Math.Max(100, n * percent / 100);
+    }
+
     private Decision Decide(Pod pod, PodRequest request)
     {
         if (_nodes.Count == 0)
         {
             return new Decision(null, "no nodes available to schedule pods");
         }
+        RefreshNodeOrder();
         var reasons = new Dictionary<string, int>(StringComparer.Ordinal);
-        string? best = null;
+        var wanted = FeasibleNodesToFind();
+        var feasible = 0;
+        NodeInfo? best = null;
         var bestScore = double.MinValue;
         var ties = 0;
-        foreach (var (name, info) in _nodes)
+        var count = _nodeOrder.Count;
+        for (var i = 0; i < count && feasible < wanted; i++)
         {
-            var failed = Filter(pod, request, info, reasons);
-            if (failed)
+            var info = _nodeOrder[(_nextStart + i) % count];
+            if (Filter(pod, request, info, reasons))
             {
                 continue;
             }
+            feasible++;
             var score = Score(request, info);
             if (score > bestScore)
             {
-                best = name;
+                best = info;
                 bestScore = score;
                 ties = 1;
             }
             else if (score == bestScore && Random.Shared.Next(++ties) == 0)
             {
                 // Reservoir sampling among equally good nodes, as Kubernetes' selectHost does.
-                best = name;
+                best = info;
+            }
+            if (feasible == wanted)
+            {
+                _nextStart = (_nextStart + i + 1) % count;
             }
         }
         if (best is not null)
         {
-            return new Decision(best, null);
+            return new Decision(best.Node.Metadata.Name, null);
         }
         var parts = reasons.OrderBy(r => r.Key, StringComparer.Ordinal).Select(r => $"{r.Value} {r.Key}");
         return new Decision(null, $"0/{_nodes.Count} nodes are available: {string.Join(", ", parts)}");
@@ -62,31 +85,27 @@ public sealed partial class SchedulerGrain
     /// as Kubernetes stops at the first failing plugin) are counted.</summary>
     private static bool Filter(Pod pod, PodRequest request, NodeInfo info, Dictionary<string, int> reasons)
     {
-        var node = info.Node;
-        if (!node.IsReady())
+        if (!info.Ready)
         {
             Count(reasons, NotReady);
             return true;
         }
-        if (node.Spec.Unschedulable == true)
+        if (info.Unschedulable)
         {
             Count(reasons, Unschedulable);
             return true;
         }
-        if (node.Spec.Taints is { Count: > 0 } taints)
+        foreach (var t in info.Taints)
         {
-            foreach (var t in taints)
+            if (!Tolerated(pod, t))
             {
-                if (t.Effect is TaintEffect.NoSchedule or TaintEffect.NoExecute && !(pod.Spec.Tolerations ?? []).Any(tol => tol.Tolerates(t)))
-                {
-                    Count(reasons, $"node(s) had untolerated taint {{{t.Key}: {t.Value}}}");
-                    return true;
-                }
+                Count(reasons, $"node(s) had untolerated taint {{{t.Key}: {t.Value}}}");
+                return true;
             }
         }
         if (pod.Spec.NodeSelector is { Count: > 0 } selector)
         {
-            var labels = node.Metadata.Labels;
+            var labels = info.Labels;
             foreach (var (k, v) in selector)
             {
                 if (labels is null || !labels.TryGetValue(k, out var actual) || actual != v)
@@ -113,6 +132,18 @@ public sealed partial class SchedulerGrain
             failed = true;
         }
         return failed;
+    }
+
+    private static bool Tolerated(Pod pod, Taint taint)
+    {
+        foreach (var t in pod.Spec.Tolerations ?? [])
+        {
+            if (t.Tolerates(taint))
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static void Count(Dictionary<string, int> reasons, string reason) =>

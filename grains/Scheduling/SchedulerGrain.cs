@@ -26,6 +26,10 @@ public sealed partial class SchedulerGrain(ILogger<SchedulerGrain> logger) : Gra
     private readonly Dictionary<string, Pod> _queue = new(StringComparer.Ordinal);
     /// <summary>Pods that fit nowhere, with the message last written to them.</summary>
     private readonly Dictionary<string, (Pod Pod, string Message)> _unschedulable = new(StringComparer.Ordinal);
+    /// <summary>The nodes in a stable order for the rotating search; rebuilt when nodes come and go.</summary>
+    private readonly List<NodeInfo> _nodeOrder = [];
+    private bool _nodeOrderStale = true;
+    private int _nextStart;
     private IGrainTimer? _passTimer;
     private bool _passScheduled;
     private long _bound;
@@ -78,6 +82,7 @@ public sealed partial class SchedulerGrain(ILogger<SchedulerGrain> logger) : Gra
         if (node is null || node.Metadata.IsDeleting)
         {
             _nodes.Remove(nodeName);
+            _nodeOrderStale = true;
         }
         else if (_nodes.TryGetValue(nodeName, out var info))
         {
@@ -86,6 +91,7 @@ public sealed partial class SchedulerGrain(ILogger<SchedulerGrain> logger) : Gra
         else
         {
             _nodes[nodeName] = new NodeInfo(node);
+            _nodeOrderStale = true;
             // Pods counted against this node before we knew it (bound while it was unknown).
             foreach (var (_, p) in _placed.Where(p => p.Value.Node == nodeName))
             {
@@ -103,6 +109,17 @@ public sealed partial class SchedulerGrain(ILogger<SchedulerGrain> logger) : Gra
         Unschedulable = _unschedulable.Count,
         Nodes = _nodes.Count,
     });
+
+    private void RefreshNodeOrder()
+    {
+        if (!_nodeOrderStale)
+        {
+            return;
+        }
+        _nodeOrder.Clear();
+        _nodeOrder.AddRange(_nodes.Values.OrderBy(n => n.Node.Metadata.Name, StringComparer.Ordinal));
+        _nodeOrderStale = false;
+    }
 
     private void Release(string key)
     {
@@ -263,6 +280,7 @@ public sealed partial class SchedulerGrain(ILogger<SchedulerGrain> logger) : Gra
         {
             _nodes[n.Metadata.Name!] = new NodeInfo(n);
         }
+        _nodeOrderStale = true;
         _placed.Clear();
         foreach (var pod in pods.Items.Where(p => p.IsActive()))
         {

@@ -17,6 +17,8 @@ public sealed class FakeRuntime(TimeProvider time) : IContainerRuntime, Agent.IU
 
     public string Version => "fake://1.0";
 
+    public bool ProbesReachContainers => false;
+
     /// <summary>Takes the node's pod CIDR (learned when the node registers) for pod addresses.</summary>
     public Task ConfigurePodCidrAsync(string? podCidr, CancellationToken cancellationToken)
     {

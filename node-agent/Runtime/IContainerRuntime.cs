@@ -12,6 +12,10 @@ public interface IContainerRuntime
     /// <summary>"containerd://1.6.20" or "fake://1"; shown as the node's containerRuntimeVersion.</summary>
     string Version { get; }
 
+    /// <summary>False for a runtime that runs no real processes (the fake one): probes there
+    /// have nothing to reach, so they are taken as passing.</summary>
+    bool ProbesReachContainers { get; }
+
     /// <summary>Creates the pod's sandbox if it does not exist yet (idempotent per pod uid).</summary>
     Task<Sandbox> RunSandboxAsync(Pod pod, CancellationToken cancellationToken);
 

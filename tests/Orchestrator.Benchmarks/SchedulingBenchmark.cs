@@ -1,11 +1,151 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Orchestrator.GrainInterfaces;
+using Orchestrator.NodeAgent;
+using Orchestrator.NodeAgent.Agent;
+using Orchestrator.NodeAgent.Runtime;
+using Orleans.Configuration;
+
 namespace Orchestrator.Benchmarks;
 
-/// <summary>Scheduling throughput and create-to-Running latency on hollow nodes.</summary>
+/// <summary>
+/// Scheduling at scale on hollow nodes: a silo process; N hollow nodes (the node agent's own
+/// code with the fake runtime) in this process; P pods created through the HTTP API. Prints
+/// pods bound per second, create-to-Running latency (p50, p99) and the silo's peak memory.
+/// Options: --nodes 1000 --pods 10000 --concurrency 64.
+/// </summary>
 public static class SchedulingBenchmark
 {
-    public static Task<int> RunAsync(string[] args)
+    public static async Task<int> RunAsync(string[] args)
     {
-        Console.Error.WriteLine("not written yet");
-        return Task.FromResult(1);
+        var nodes = Option(args, "--nodes", 1000);
+        var pods = Option(args, "--pods", 10000);
+        var concurrency = Option(args, "--concurrency", 64);
+        var data = Path.Combine(Path.GetTempPath(), $"orch-bench-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(data);
+        // A /24 per node: the cluster CIDR must have room for every hollow node.
+        var silo = new SiloRunner(data, "--Orchestrator:ClusterCidr=10.128.0.0/9");
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = concurrency + 4 }) { BaseAddress = new Uri($"http://127.0.0.1:{silo.HttpPort}"), Timeout = TimeSpan.FromMinutes(5) };
+        try
+        {
+            await silo.WaitReadyAsync(http);
+            Console.WriteLine($"silo ready (pid {silo.Pid}, {SiloRunner.Configuration} build); starting {nodes} hollow nodes");
+
+            var builder = Host.CreateApplicationBuilder();
+            builder.Logging.ClearProviders();
+            builder.UseOrleansClient(c =>
+            {
+                c.UseLocalhostClustering(silo.GatewayPort, "orchestrator", silo.ClusterId);
+                c.Configure<ClusterOptions>(o => o.ClusterId = silo.ClusterId);
+            });
+            using var host = builder.Build();
+            await host.StartAsync();
+            var client = host.Services.GetRequiredService<IClusterClient>();
+
+            var options = new NodeAgentOptions { Runtime = "fake", Cpu = "32", Memory = "128Gi", MaxPods = 110, NodeIP = "127.0.0.1", HeartbeatInterval = TimeSpan.FromSeconds(1) };
+            var names = Enumerable.Range(0, nodes).Select(i => $"hollow-{i}").ToList();
+            var sw = Stopwatch.StartNew();
+            await using var group = new NodeAgentGroup(names, options, client, _ => new FakeRuntime(TimeProvider.System), TimeProvider.System, NullLogger.Instance);
+            await group.StartAsync(CancellationToken.None);
+            while ((await client.GetGrain<ISchedulerGrain>(SchedulerGrainKeys.Default).GetStatsAsync()).Nodes < nodes)
+            {
+                await Task.Delay(100);
+            }
+            Console.WriteLine($"{nodes} nodes registered in {sw.Elapsed.TotalSeconds:F1} s");
+
+            await http.PostAsync("/api/v1/namespaces", Json("""{"metadata":{"name":"bench"}}"""));
+            var created = new ConcurrentDictionary<string, double>();
+            var bound = new ConcurrentDictionary<string, double>();
+            var running = new ConcurrentDictionary<string, double>();
+            var clock = Stopwatch.StartNew();
+            using var watchCts = new CancellationTokenSource();
+            var allRunning = new TaskCompletionSource();
+            var watch = Task.Run(() => WatchAsync(http, clock, bound, running, pods, allRunning, watchCts.Token));
+
+            var createStart = clock.Elapsed.TotalMilliseconds;
+            await Parallel.ForEachAsync(Enumerable.Range(0, pods), new ParallelOptions { MaxDegreeOfParallelism = concurrency }, async (i, ct) =>
+            {
+                var name = $"p-{i}";
+                var body = "{\"metadata\":{\"name\":\"" + name + "\"}," + PodSpec;
+                created[name] = clock.Elapsed.TotalMilliseconds;
+                var response = await http.PostAsync("/api/v1/namespaces/bench/pods", Json(body), ct);
+                if (!response.IsSuccessStatusCode)
+                {
+                    throw new InvalidOperationException($"create {name}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(ct)}");
+                }
+            });
+            var createEnd = clock.Elapsed.TotalMilliseconds;
+            await allRunning.Task.WaitAsync(TimeSpan.FromMinutes(10));
+            await watchCts.CancelAsync();
+
+            var latencies = running.Select(kv => kv.Value - created[kv.Key]).ToList();
+            var bindTimes = bound.Values.OrderBy(v => v).ToList();
+            var bindWindow = (bindTimes[^1] - bindTimes[0]) / 1000.0;
+            Console.WriteLine();
+            Console.WriteLine($"hollow nodes                    {nodes}");
+            Console.WriteLine($"pods                            {pods} (created through the HTTP API, {concurrency} at a time)");
+            Console.WriteLine($"create rate                     {pods / ((createEnd - createStart) / 1000.0):F0} pods/s");
+            Console.WriteLine($"scheduling throughput           {pods / Math.Max(bindWindow, 0.001):F0} pods bound/s (first to last bind: {bindWindow:F2} s)");
+            Console.WriteLine($"create to Running p50           {Stats.Median(latencies):F0} ms");
+            Console.WriteLine($"create to Running p99           {Stats.Percentile(latencies, 99):F0} ms");
+            Console.WriteLine($"all {pods} Running after        {(running.Values.Max() - createStart) / 1000.0:F2} s from the first create");
+            Console.WriteLine($"silo peak memory (VmHWM)        {silo.PeakMemoryMiB():F0} MiB");
+            try
+            {
+                await watch;
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            await host.StopAsync();
+            return 0;
+        }
+        finally
+        {
+            silo.Dispose();
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
+    /// <summary>Follows the pods through the API's watch, noting when each was first seen bound
+    /// and first seen Running.</summary>
+    private static async Task WatchAsync(HttpClient http, Stopwatch clock, ConcurrentDictionary<string, double> bound,
+        ConcurrentDictionary<string, double> running, int expected, TaskCompletionSource done, CancellationToken token)
+    {
+        using var response = await http.GetAsync("/api/v1/namespaces/bench/pods?watch=true", HttpCompletionOption.ResponseHeadersRead, token);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(token));
+        while (await reader.ReadLineAsync(token) is { } line)
+        {
+            var now = clock.Elapsed.TotalMilliseconds;
+            var obj = JsonNode.Parse(line)!["object"]!;
+            var name = obj["metadata"]!["name"]!.GetValue<string>();
+            if (obj["spec"]?["nodeName"] is not null)
+            {
+                bound.TryAdd(name, now);
+            }
+            if (obj["status"]?["phase"]?.GetValue<string>() == "Running" && running.TryAdd(name, now) && running.Count == expected)
+            {
+                done.TrySetResult();
+            }
+        }
+    }
+
+    private const string PodSpec = """
+        "spec":{"containers":[{"name":"c","image":"busybox:1","resources":{"requests":{"cpu":"10m","memory":"16Mi"}}}]}}
+        """;
+
+    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+
+    public static int Option(string[] args, string name, int fallback)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
     }
 }

@@ -207,6 +207,24 @@ public sealed class ApiErrorTests(ControlPlaneFixture cp)
     }
 
     [Fact]
+    public async Task AHostPathOutsideTheAllowedRootsIs422()
+    {
+        var ns = await cp.NewNamespaceAsync();
+        var yaml = """
+            metadata: {name: p}
+            spec:
+              containers: [{name: c, image: i, volumeMounts: [{name: etc, mountPath: /host-etc}]}]
+              volumes: [{name: etc, hostPath: {path: /etc}}]
+            """;
+        var status = await ApiClient.StatusAsync(await Api.PostYamlAsync($"/api/v1/namespaces/{ns}/pods", yaml), 422);
+        var cause = Assert.Single(status.Details!.Causes!);
+        Assert.Equal("spec.volumes[0].hostPath.path", cause.Field);
+        Assert.Contains("outside the allowed host path roots", cause.Message, StringComparison.Ordinal);
+        var allowed = yaml.Replace("/etc}", "/tmp/data}", StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Created, (await Api.PostYamlAsync($"/api/v1/namespaces/{ns}/pods", allowed)).StatusCode);
+    }
+
+    [Fact]
     public async Task BinaryGarbageIs400()
     {
         var ns = await cp.NewNamespaceAsync();

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what Orchestrator needs to build, run and test on Debian 12, from Debian's own
+# packages. Idempotent: packages already present are left alone. Run as root.
+set -euo pipefail
+
+packages=(
+  ca-certificates
+  curl
+  iproute2
+  procps
+  sqlite3
+)
+
+if ! command -v dotnet >/dev/null 2>&1; then
+  echo "error: the .NET SDK 10 is not installed (dotnet is not on PATH)." >&2
+  echo "       Install it from https://dotnet.microsoft.com/download and run this again." >&2
+  exit 1
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

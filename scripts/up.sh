@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Brings Orchestrator up on this machine and runs the sample workload (examples/hello.yaml):
+# one control-plane silo (embedded profile: state in run/data) and one node agent, both in
+# the background with their logs and PIDs under run/. Stop them with scripts/down.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+api=${ORCHESTRATOR_API:-http://127.0.0.1:8080}
+runtime=${AGENT_RUNTIME:-fake}
+
+scripts/install-deps.sh
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+echo "building..."
+dotnet build Orchestrator.sln -c Release -v quiet -nologo >/dev/null
+mkdir -p run
+
+start() { # name, command...
+  local name=$1; shift
+  if [ -f "run/$name.pid" ] && kill -0 "$(cat "run/$name.pid")" 2>/dev/null; then
+    echo "$name already running (pid $(cat "run/$name.pid"))"
+    return
+  fi
+  nohup "$@" >"run/$name.log" 2>&1 &
+  echo $! >"run/$name.pid"
+  echo "started $name (pid $!, log run/$name.log)"
+}
+
+wait_for() { # description, command...
+  local what=$1; shift
+  for _ in $(seq 1 120); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.5
+  done
+  echo "error: timed out waiting for $what" >&2
+  exit 1
+}
+
+start silo dotnet "$root/silos/bin/Release/net10.0/Orchestrator.Silo.dll" --urls "$api" --Orchestrator:DataDirectory="$root/run/data"
+wait_for "the API at $api" curl -sf "$api/readyz"
+start agent dotnet "$root/node-agent/bin/Release/net10.0/Orchestrator.NodeAgent.dll" --Agent:Runtime="$runtime" --Agent:NodeName="$(hostname | tr 'A-Z_' 'a-z-')"
+wait_for "the node to register" sh -c "curl -sf $api/api/v1/nodes | grep -q '\"type\":\"Ready\",\"status\":\"True\"'"
+
+echo "applying examples/hello.yaml"
+curl -sf -X POST -H 'Content-Type: application/yaml' --data-binary @<(awk 'BEGIN{RS="---\n"} /kind: Deployment/' examples/hello.yaml) \
+  "$api/apis/apps/v1/namespaces/default/deployments" >/dev/null || echo "(the deployment exists already)"
+curl -sf -X POST -H 'Content-Type: application/yaml' --data-binary @<(awk 'BEGIN{RS="---\n"} /kind: Service/' examples/hello.yaml) \
+  "$api/api/v1/namespaces/default/services" >/dev/null || echo "(the service exists already)"
+wait_for "3 available replicas" sh -c "curl -sf $api/apis/apps/v1/namespaces/default/deployments/hello | grep -q '\"availableReplicas\":3'"
+
+echo
+echo "hello is running:"
+printf '%-26s %-10s %-10s %s\n' NAME STATUS NODE IP
+curl -sf "$api/api/v1/namespaces/default/pods?labelSelector=app%3Dhello" | sed 's/{"apiVersion":"v1","kind":"Pod"/\n&/g' | grep '"kind":"Pod"' \
+  | while read -r pod; do
+      field() { echo "$pod" | grep -oE "\"$1\":\"[^\"]*\"" | head -1 | cut -d'"' -f4; }
+      printf '%-26s %-10s %-10s %s\n' "$(field name)" "$(field phase)" "$(field nodeName)" "$(field podIP)"
+    done
+echo
+echo "API: $api   (try: curl $api/api/v1/namespaces/default/pods)"
+echo "stop everything with: scripts/down.sh"

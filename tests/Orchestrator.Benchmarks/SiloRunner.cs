@@ -1,0 +1,111 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Orchestrator.Benchmarks;
+
+/// <summary>Starts the silo as its own process (so its memory can be measured alone).</summary>
+public sealed class SiloRunner : IDisposable
+{
+    private readonly Process _process;
+
+    public SiloRunner(string dataDirectory, params string[] extraArgs)
+    {
+        HttpPort = FreePort();
+        GatewayPort = FreePort();
+        var dll = Path.Combine(RepoRoot(), "silos", "bin", Configuration, "net10.0", "Orchestrator.Silo.dll");
+        var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[]
+        {
+            dll,
+            $"--urls=http://127.0.0.1:{HttpPort}",
+            $"--Orchestrator:DataDirectory={dataDirectory}",
+            $"--Orchestrator:SiloPort={FreePort()}",
+            $"--Orchestrator:GatewayPort={GatewayPort}",
+            $"--Orchestrator:ClusterId={ClusterId}",
+            "--Logging:LogLevel:Default=Warning",
+        }.Concat(extraArgs))
+        {
+            info.ArgumentList.Add(a);
+        }
+        _process = Process.Start(info)!;
+        _process.OutputDataReceived += (_, _) => { };
+        _process.ErrorDataReceived += (_, _) => { };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    public string ClusterId { get; } = $"bench-{Guid.NewGuid():N}";
+
+    public int HttpPort { get; }
+
+    public int GatewayPort { get; }
+
+    public int Pid => _process.Id;
+
+    public static string Configuration => AppContext.BaseDirectory.Contains("/bin/Release/", StringComparison.Ordinal) ? "Release" : "Debug";
+
+    public async Task WaitReadyAsync(HttpClient http)
+    {
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException("the silo exited");
+            }
+            try
+            {
+                if ((await http.GetAsync("/api/v1/namespaces/default")).IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+            await Task.Delay(100);
+        }
+        throw new TimeoutException("the silo did not become ready");
+    }
+
+    /// <summary>Peak resident memory of the silo (VmHWM), in MiB.</summary>
+    public double PeakMemoryMiB()
+    {
+        foreach (var line in File.ReadLines($"/proc/{Pid}/status"))
+        {
+            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+            {
+                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024.0;
+            }
+        }
+        return double.NaN;
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill();
+            _process.WaitForExit();
+        }
+        _process.Dispose();
+    }
+
+    public static int FreePort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    public static string RepoRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Orchestrator.sln")))
+        {
+            dir = dir.Parent;
+        }
+        return dir?.FullName ?? throw new InvalidOperationException("run from inside the repository");
+    }
+}
