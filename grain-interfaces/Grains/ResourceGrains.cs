@@ -62,7 +62,13 @@ public interface INamespaceGrain : IResourceGrain<Namespace>, IReconciler;
 public interface IReplicaSetGrain : IResourceGrain<ReplicaSet>, IReconciler;
 
 [Alias("orch.IDeploymentGrain")]
-public interface IDeploymentGrain : IResourceGrain<Deployment>, IReconciler;
+public interface IDeploymentGrain : IResourceGrain<Deployment>, IReconciler
+{
+    /// <summary>Puts the template of an earlier revision back (0: the one before the current),
+    /// as a new revision (kubectl rollout undo).</summary>
+    [Alias("RollbackTo")]
+    Task<Deployment> RollbackToAsync(int revision);
+}
 
 [Alias("orch.IServiceGrain")]
 public interface IServiceGrain : IResourceGrain<Service>, IReconciler;

@@ -152,4 +152,27 @@ public static class WellKnown
     public const string RevisionAnnotation = "deployment.kubernetes.io/revision";
     public const string DefaultNamespace = "default";
     public const string SystemNamespace = "kube-system";
+
+    /// <summary>Our automatic rollback (on unless this annotation says "false"): a rollout whose
+    /// new pods crash-loop, stay unavailable too long, or miss progressDeadlineSeconds returns to
+    /// the last revision that was fully available.</summary>
+    public const string AutoRollbackAnnotation = "orchestrator.dev/auto-rollback";
+
+    /// <summary>A new pod restarting more times than this (default 3) fails the rollout.</summary>
+    public const string RollbackMaxRestartsAnnotation = "orchestrator.dev/rollback-max-restarts";
+
+    /// <summary>A new pod not available this many seconds after it was created (default 180)
+    /// fails the rollout.</summary>
+    public const string RollbackUnavailableSecondsAnnotation = "orchestrator.dev/rollback-unavailable-seconds";
+
+    /// <summary>Set by the controller: the pod-template-hash of a template it rolled back from.
+    /// While spec.template still is that template, the rollback holds.</summary>
+    public const string RolledBackTemplateAnnotation = "orchestrator.dev/rolled-back-template";
+
+    /// <summary>Set by the controller: the ReplicaSet it rolled back to.</summary>
+    public const string RolledBackToAnnotation = "orchestrator.dev/rolled-back-to";
+
+    /// <summary>On a ReplicaSet: it once ran the deployment's full replica count, available
+    /// (a safe revision to roll back to).</summary>
+    public const string CompletedAnnotation = "orchestrator.dev/completed";
 }

@@ -1,34 +1,135 @@
-using Orchestrator.Model;
 using Orchestrator.Grains.Resources;
+using Orchestrator.Model;
 
 namespace Orchestrator.Grains.Apps;
 
-/// <summary>
-/// How replicas move from old ReplicaSets to the new one. This is the seam for the rollout
-/// strategies (RollingUpdate with maxSurge/maxUnavailable, Recreate): for now the new
-/// ReplicaSet is scaled to full size at once and the old ones are scaled to zero only when the
-/// new one is fully available, so capacity never drops during an update.
-/// </summary>
+/// <summary>The RollingUpdate strategy (Kubernetes' rolling.go): total pods stay at most
+/// replicas + maxSurge, available pods at least replicas - maxUnavailable.</summary>
 public sealed partial class DeploymentGrain
 {
-    /// <summary>Replicas a freshly created ReplicaSet starts with.</summary>
-    private static int InitialReplicas(Deployment d, IReadOnlyList<ReplicaSet> existing) => d.Spec.Replicas ?? 1;
-
-    private async Task<ReconcileResult> RolloutAsync(Deployment d, ReplicaSet newRs, IReadOnlyList<ReplicaSet> olds)
+    private async Task<ReconcileResult> RolloutRollingAsync(Deployment d, ReplicaSet newRs, IReadOnlyList<ReplicaSet> olds)
     {
-        var desired = d.Spec.Replicas ?? 1;
-        newRs = await ScaleAsync(d, newRs, desired);
-        var newAvailable = newRs.Status?.ObservedGeneration >= newRs.Metadata.Generation
-            && (newRs.Status?.AvailableReplicas ?? 0) >= desired;
-        if (!newAvailable)
+        var all = olds.Append(newRs).ToList();
+        // Scale up, if we can.
+        var target = NewReplicaSetReplicas(d, all, newRs);
+        if (target != (newRs.Spec.Replicas ?? 0))
         {
-            // Pods becoming available poke the ReplicaSet, which pokes us.
+            await ScaleAsync(d, newRs, target);
             return ReconcileResult.Done;
         }
-        foreach (var old in olds.Where(rs => (rs.Spec.Replicas ?? 0) > 0))
-        {
-            await ScaleAsync(d, old, 0);
-        }
+        // Scale down, if we can.
+        await ReconcileOldReplicaSetsAsync(d, all, olds.Where(rs => (rs.Spec.Replicas ?? 0) > 0).ToList(), newRs);
         return ReconcileResult.Done;
+    }
+
+    /// <summary>Kubernetes' NewRSNewReplicas: grow the new ReplicaSet as far as maxSurge allows,
+    /// never past spec.replicas; shrink it if it is above spec.replicas.</summary>
+    internal static int NewReplicaSetReplicas(Deployment d, IReadOnlyList<ReplicaSet> all, ReplicaSet? newRs)
+    {
+        var desired = d.Spec.Replicas ?? 1;
+        var current = newRs?.Spec.Replicas ?? 0;
+        if (current >= desired)
+        {
+            return desired;
+        }
+        var (surge, _) = ResolveFenceposts(d);
+        var allPods = all.Sum(rs => rs.Spec.Replicas ?? 0);
+        var maxTotal = desired + surge;
+        if (allPods >= maxTotal)
+        {
+            return current;
+        }
+        return current + Math.Min(maxTotal - allPods, desired - current);
+    }
+
+    /// <summary>Kubernetes' reconcileOldReplicaSets: first drop old pods that are not available
+    /// anyway, then scale old ReplicaSets down as far as the available count allows.</summary>
+    private async Task ReconcileOldReplicaSetsAsync(Deployment d, List<ReplicaSet> all, List<ReplicaSet> olds, ReplicaSet newRs)
+    {
+        var oldPods = olds.Sum(rs => rs.Spec.Replicas ?? 0);
+        if (oldPods == 0)
+        {
+            return;
+        }
+        var desired = d.Spec.Replicas ?? 1;
+        var allPods = all.Sum(rs => rs.Spec.Replicas ?? 0);
+        var minAvailable = desired - MaxUnavailable(d);
+        var newUnavailable = (newRs.Spec.Replicas ?? 0) - (newRs.Status?.AvailableReplicas ?? 0);
+        var maxScaledDown = allPods - minAvailable - newUnavailable;
+        if (maxScaledDown <= 0)
+        {
+            return;
+        }
+
+        // Unhealthy old pods first: removing them costs no availability.
+        var cleaned = 0;
+        foreach (var rs in olds.OrderBy(rs => rs.Metadata.CreationTimestamp).ToList())
+        {
+            if (cleaned >= maxScaledDown)
+            {
+                break;
+            }
+            var unhealthy = (rs.Spec.Replicas ?? 0) - (rs.Status?.AvailableReplicas ?? 0);
+            if (unhealthy <= 0 || rs.Status?.ObservedGeneration < rs.Metadata.Generation)
+            {
+                continue;
+            }
+            var drop = Math.Min(unhealthy, maxScaledDown - cleaned);
+            var scaled = await ScaleAsync(d, rs, (rs.Spec.Replicas ?? 0) - drop);
+            cleaned += drop;
+            olds[olds.IndexOf(rs)] = scaled;
+            all[all.IndexOf(rs)] = scaled;
+        }
+
+        // Then healthy ones, oldest first, as long as enough pods stay available.
+        var available = all.Sum(rs => rs.Status?.AvailableReplicas ?? 0);
+        if (available <= minAvailable)
+        {
+            return;
+        }
+        var toScaleDown = available - minAvailable;
+        var scaledDown = 0;
+        foreach (var rs in olds.OrderBy(rs => rs.Metadata.CreationTimestamp))
+        {
+            if (scaledDown >= toScaleDown)
+            {
+                break;
+            }
+            var replicas = rs.Spec.Replicas ?? 0;
+            if (replicas == 0)
+            {
+                continue;
+            }
+            var drop = Math.Min(replicas, toScaleDown - scaledDown);
+            await ScaleAsync(d, rs, replicas - drop);
+            scaledDown += drop;
+        }
+    }
+
+    /// <summary>maxUnavailable as a count (Kubernetes' deploymentutil.MaxUnavailable).</summary>
+    internal static int MaxUnavailable(Deployment d)
+    {
+        var replicas = d.Spec.Replicas ?? 1;
+        if (d.Spec.Strategy?.Type != DeploymentStrategyType.RollingUpdate || replicas == 0)
+        {
+            return 0;
+        }
+        var (_, unavailable) = ResolveFenceposts(d);
+        return Math.Min(unavailable, replicas);
+    }
+
+    /// <summary>maxSurge rounds up and maxUnavailable rounds down; both 0 would stall a rollout,
+    /// so maxUnavailable becomes 1 (Kubernetes' ResolveFenceposts).</summary>
+    internal static (int Surge, int Unavailable) ResolveFenceposts(Deployment d)
+    {
+        var replicas = d.Spec.Replicas ?? 1;
+        var ru = d.Spec.Strategy?.RollingUpdate;
+        var surge = (ru?.MaxSurge ?? Defaults.DefaultMaxSurge).Scaled(replicas, roundUp: true) ?? 0;
+        var unavailable = (ru?.MaxUnavailable ?? Defaults.DefaultMaxUnavailable).Scaled(replicas, roundUp: false) ?? 0;
+        if (surge == 0 && unavailable == 0)
+        {
+            unavailable = 1;
+        }
+        return (surge, unavailable);
     }
 }

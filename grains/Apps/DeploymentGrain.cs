@@ -8,9 +8,10 @@ namespace Orchestrator.Grains.Apps;
 
 /// <summary>
 /// A Deployment owns ReplicaSets named with the hash of their pod template: a template change
-/// makes a new ReplicaSet, and the rollout strategy (DeploymentGrain.Rollout.cs) moves replicas
-/// from the old ones to the new one. This file is Kubernetes' sync.go: finding and creating
-/// ReplicaSets, scaling, and status.
+/// makes a new ReplicaSet (or revives the old one with that template), and the strategy moves
+/// replicas from the old ones to the new one. Files, as Kubernetes splits its controller:
+/// this one is sync.go (finding, creating and scaling ReplicaSets), then Rolling, Recreate,
+/// Progress (status and conditions), Rollback (undo and automatic rollback) and History.
 /// </summary>
 [GrainType("deployment")]
 public sealed partial class DeploymentGrain(
@@ -34,7 +35,7 @@ public sealed partial class DeploymentGrain(
 
     protected override async Task<ReconcileResult> ReconcileAsync(Deployment d)
     {
-        // Kubernetes' order: deleting, paused, scaling, rollout.
+        // Kubernetes' order: deleting, paused, (our) rollback, rollout.
         if (d.Metadata.IsDeleting)
         {
             return ReconcileResult.Done;
@@ -43,10 +44,19 @@ public sealed partial class DeploymentGrain(
         var (newRs, olds) = SplitNewAndOld(d, all);
         if (d.Spec.Paused == true)
         {
-            await SyncStatusAsync(d, newRs, all);
+            // Paused: scale what runs, but start no rollout (template changes wait for resume).
+            await ScaleWhilePausedAsync(d, newRs, olds);
+            await SyncStatusAsync(d, await ReplicaSetsAsync(d), paused: true);
             return ReconcileResult.Done;
         }
-        if (newRs is null)
+        d = await ClearStaleRollbackAsync(d);
+        if (RolledBackTarget(d, all) is { } target)
+        {
+            // The template still is the one we rolled back from: keep running the good revision.
+            newRs = target;
+            olds = all.Where(rs => rs != target).ToList();
+        }
+        else if (newRs is null)
         {
             newRs = await CreateNewReplicaSetAsync(d, all);
             if (newRs is null)
@@ -56,18 +66,41 @@ public sealed partial class DeploymentGrain(
             }
             all = [.. all, newRs];
         }
-        var requeue = await RolloutAsync(d, newRs, olds);
+        else
+        {
+            newRs = await SyncRevisionAsync(d, newRs, olds);
+        }
+        d = await SyncRevisionAnnotationAsync(d, newRs);
+
+        var requeue = IsRecreate(d) ? await RolloutRecreateAsync(d, newRs, olds) : await RolloutRollingAsync(d, newRs, olds);
         all = await ReplicaSetsAsync(d);
-        (newRs, _) = SplitNewAndOld(d, all);
-        await SyncStatusAsync(d, newRs, all);
-        return requeue;
+        var progress = await SyncStatusAsync(d, all, paused: false);
+        if (await MaybeRollBackAsync(d, all, progress) is { } rolledBack)
+        {
+            return rolledBack;
+        }
+        if (progress.Complete)
+        {
+            await MarkCompletedAsync(d, all);
+            await CleanupHistoryAsync(d, all);
+        }
+        return Min(requeue, progress.Requeue);
     }
+
+    private static bool IsRecreate(Deployment d) => d.Spec.Strategy?.Type == DeploymentStrategyType.Recreate;
 
     private async Task<IReadOnlyList<ReplicaSet>> ReplicaSetsAsync(Deployment d)
     {
         var list = await GrainFactory.GetGrain<IResourceIndexGrain<ReplicaSet>>(ResourceTypes.ReplicaSet.Plural)
             .ListAsync(new ResourceQuery { Namespace = d.Metadata.Namespace, OwnerUid = d.Metadata.Uid });
         return list.Items.Where(rs => rs.IsControlledBy(d) && !rs.Metadata.IsDeleting).ToList();
+    }
+
+    private async Task<IReadOnlyList<Pod>> PodsOfAsync(ReplicaSet rs)
+    {
+        var list = await GrainFactory.GetGrain<IResourceIndexGrain<Pod>>(ResourceTypes.Pod.Plural)
+            .ListAsync(new ResourceQuery { Namespace = rs.Metadata.Namespace, OwnerUid = rs.Metadata.Uid });
+        return list.Items.Where(p => p.IsControlledBy(rs)).ToList();
     }
 
     /// <summary>The ReplicaSet whose template equals the deployment's (ignoring the hash label)
@@ -83,7 +116,7 @@ public sealed partial class DeploymentGrain(
     internal static bool TemplatesEqual(PodTemplateSpec fromReplicaSet, PodTemplateSpec fromDeployment) =>
         ResourceJson.DeepEquals(WithoutHashLabel(fromReplicaSet), WithoutHashLabel(fromDeployment));
 
-    private static PodTemplateSpec WithoutHashLabel(PodTemplateSpec t)
+    internal static PodTemplateSpec WithoutHashLabel(PodTemplateSpec t)
     {
         if (t.Metadata?.Labels is not { } labels || !labels.ContainsKey(WellKnown.PodTemplateHashLabel))
         {
@@ -105,6 +138,11 @@ public sealed partial class DeploymentGrain(
         return Fnv.SafeEncode(Fnv.Hash32(bytes.ToArray()));
     }
 
+    internal static int Revision(ReplicaSet rs) =>
+        int.TryParse(rs.Metadata.Annotation(WellKnown.RevisionAnnotation), NumberStyles.None, CultureInfo.InvariantCulture, out var r) ? r : 0;
+
+    private static int MaxRevision(IEnumerable<ReplicaSet> sets) => sets.Select(Revision).DefaultIfEmpty(0).Max();
+
     private async Task<ReplicaSet?> CreateNewReplicaSetAsync(Deployment d, IReadOnlyList<ReplicaSet> existing)
     {
         var hash = TemplateHash(d.Spec.Template, d.Status?.CollisionCount);
@@ -120,7 +158,6 @@ public sealed partial class DeploymentGrain(
                 [WellKnown.PodTemplateHashLabel] = hash,
             },
         };
-        var revision = existing.Select(Revision).DefaultIfEmpty(0).Max() + 1;
         var rs = new ReplicaSet
         {
             Metadata = new ObjectMeta
@@ -130,13 +167,15 @@ public sealed partial class DeploymentGrain(
                 Labels = labels,
                 Annotations = new Dictionary<string, string>
                 {
-                    [WellKnown.RevisionAnnotation] = revision.ToString(CultureInfo.InvariantCulture),
+                    [WellKnown.RevisionAnnotation] = (MaxRevision(existing) + 1).ToString(CultureInfo.InvariantCulture),
                 },
                 OwnerReferences = [d.ControllerReferenceTo()],
             },
             Spec = new ReplicaSetSpec
             {
-                Replicas = InitialReplicas(d, existing),
+                // Recreate starts the new ReplicaSet empty (it scales up once the old pods are
+                // gone); a rolling update starts it at what maxSurge allows.
+                Replicas = IsRecreate(d) ? 0 : NewReplicaSetReplicas(d, existing, null),
                 MinReadySeconds = d.Spec.MinReadySeconds,
                 Selector = selector,
                 Template = d.Spec.Template with { Metadata = (d.Spec.Template.Metadata ?? new ObjectMeta()) with { Labels = labels } },
@@ -146,7 +185,10 @@ public sealed partial class DeploymentGrain(
         try
         {
             var created = await grain.CreateAsync(rs);
-            await Services.Events.NormalAsync(d, "ScalingReplicaSet", $"Scaled up replica set {name} from 0 to {created.Spec.Replicas}", Component);
+            if (created.Spec.Replicas > 0)
+            {
+                await Services.Events.NormalAsync(d, "ScalingReplicaSet", $"Scaled up replica set {name} from 0 to {created.Spec.Replicas}", Component);
+            }
             return created;
         }
         catch (ApiException ex) when (ex.Reason == StatusReason.AlreadyExists)
@@ -162,84 +204,71 @@ public sealed partial class DeploymentGrain(
         }
     }
 
-    internal static int Revision(ReplicaSet rs) =>
-        int.TryParse(rs.Metadata.Annotation(WellKnown.RevisionAnnotation), NumberStyles.None, CultureInfo.InvariantCulture, out var r) ? r : 0;
+    /// <summary>A template that matches an old revision reuses that ReplicaSet; it becomes the
+    /// newest revision (Kubernetes moves the revision number the same way).</summary>
+    private async Task<ReplicaSet> SyncRevisionAsync(Deployment d, ReplicaSet newRs, IReadOnlyList<ReplicaSet> olds)
+    {
+        var max = MaxRevision(olds);
+        if (Revision(newRs) > max)
+        {
+            return newRs;
+        }
+        var annotations = new Dictionary<string, string>(newRs.Metadata.Annotations ?? new Dictionary<string, string>())
+        {
+            [WellKnown.RevisionAnnotation] = (max + 1).ToString(CultureInfo.InvariantCulture),
+        };
+        return await GrainFactory.GetGrain<IReplicaSetGrain>(newRs.Key()).UpdateAsync(newRs with { Metadata = newRs.Metadata with { Annotations = annotations } });
+    }
+
+    /// <summary>The deployment carries its current revision, as Kubernetes' does.</summary>
+    private async Task<Deployment> SyncRevisionAnnotationAsync(Deployment d, ReplicaSet newRs)
+    {
+        var revision = Revision(newRs).ToString(CultureInfo.InvariantCulture);
+        if (d.Metadata.Annotation(WellKnown.RevisionAnnotation) == revision)
+        {
+            return d;
+        }
+        var annotations = new Dictionary<string, string>(d.Metadata.Annotations ?? new Dictionary<string, string>())
+        {
+            [WellKnown.RevisionAnnotation] = revision,
+        };
+        return await WriteObjectAsync(d with { Metadata = d.Metadata with { Annotations = annotations } });
+    }
 
     /// <summary>Sets a ReplicaSet's replicas (through its grain, with optimistic concurrency).</summary>
     private async Task<ReplicaSet> ScaleAsync(Deployment d, ReplicaSet rs, int replicas)
     {
-        if ((rs.Spec.Replicas ?? 0) == replicas)
+        var current = rs.Spec.Replicas ?? 0;
+        if (current == replicas)
         {
             return rs;
         }
-        var grain = GrainFactory.GetGrain<IReplicaSetGrain>(rs.Key());
-        var scaled = await grain.UpdateAsync(rs with { Spec = rs.Spec with { Replicas = replicas } });
-        var verb = replicas > (rs.Spec.Replicas ?? 0) ? "up" : "down";
-        await Services.Events.NormalAsync(d, "ScalingReplicaSet", $"Scaled {verb} replica set {rs.Metadata.Name} from {rs.Spec.Replicas ?? 0} to {replicas}", Component);
+        var scaled = await GrainFactory.GetGrain<IReplicaSetGrain>(rs.Key()).UpdateAsync(rs with { Spec = rs.Spec with { Replicas = replicas } });
+        var verb = replicas > current ? "up" : "down";
+        await Services.Events.NormalAsync(d, "ScalingReplicaSet", $"Scaled {verb} replica set {rs.Metadata.Name} from {current} to {replicas}", Component);
         return scaled;
     }
 
-    private async Task SyncStatusAsync(Deployment d, ReplicaSet? newRs, IReadOnlyList<ReplicaSet> all)
+    /// <summary>While paused, only the replica count follows the spec: the ReplicaSet with pods
+    /// (the newest one that has any) absorbs the change.</summary>
+    private async Task ScaleWhilePausedAsync(Deployment d, ReplicaSet? newRs, IReadOnlyList<ReplicaSet> olds)
     {
+        var active = new[] { newRs }.Concat(olds).OfType<ReplicaSet>().Where(rs => (rs.Spec.Replicas ?? 0) > 0).OrderByDescending(Revision).ToList();
         var desired = d.Spec.Replicas ?? 1;
-        var replicas = all.Sum(rs => rs.Status?.Replicas ?? 0);
-        var available = all.Sum(rs => rs.Status?.AvailableReplicas ?? 0);
-        var ready = all.Sum(rs => rs.Status?.ReadyReplicas ?? 0);
-        var updated = newRs?.Status?.Replicas ?? 0;
-        var now = Now;
-        var conditions = d.Status?.Conditions;
-        var minAvailable = desired - MaxUnavailable(d);
-        conditions = Conditions.Set(conditions, available >= minAvailable
-            ? new Condition { Type = "Available", Status = ConditionStatus.True, Reason = "MinimumReplicasAvailable", Message = "Deployment has minimum availability.", LastUpdateTime = now }
-            : new Condition { Type = "Available", Status = ConditionStatus.False, Reason = "MinimumReplicasUnavailable", Message = "Deployment does not have minimum availability.", LastUpdateTime = now }, now);
-        var complete = newRs is not null && updated == desired && replicas == desired && available == desired;
-        conditions = Conditions.Set(conditions, complete
-            ? new Condition { Type = "Progressing", Status = ConditionStatus.True, Reason = "NewReplicaSetAvailable", Message = $"ReplicaSet \"{newRs!.Metadata.Name}\" has successfully progressed.", LastUpdateTime = now }
-            : new Condition { Type = "Progressing", Status = ConditionStatus.True, Reason = "ReplicaSetUpdated", Message = newRs is null ? "Waiting for a new ReplicaSet." : $"ReplicaSet \"{newRs.Metadata.Name}\" is progressing.", LastUpdateTime = now }, now);
-        // Keep lastUpdateTime stable when nothing else changed, so an idle deployment is not rewritten.
-        conditions = conditions.Select(c =>
+        var total = active.Sum(rs => rs.Spec.Replicas ?? 0);
+        if (active.Count == 0 || total == desired)
         {
-            var old = Conditions.Get(d.Status?.Conditions, c.Type);
-            return old is not null && old.Status == c.Status && old.Reason == c.Reason && old.Message == c.Message ? old : c;
-        }).ToList();
-        var status = new DeploymentStatus
+            return;
+        }
+        var target = active[0];
+        await ScaleAsync(d, target, Math.Max(0, (target.Spec.Replicas ?? 0) + desired - total));
+    }
+
+    private static ReconcileResult Min(ReconcileResult a, ReconcileResult b) =>
+        (a.RequeueAfter, b.RequeueAfter) switch
         {
-            ObservedGeneration = d.Metadata.Generation,
-            Replicas = replicas,
-            UpdatedReplicas = updated,
-            ReadyReplicas = ready,
-            AvailableReplicas = available,
-            UnavailableReplicas = Math.Max(desired - available, 0),
-            Conditions = conditions,
-            CollisionCount = d.Status?.CollisionCount,
+            (null, _) => b,
+            (_, null) => a,
+            var (x, y) => x < y ? a : b,
         };
-        await WriteStatusAsync(d with { Status = status });
-    }
-
-    /// <summary>maxUnavailable as a count (Kubernetes' deploymentutil.MaxUnavailable).</summary>
-    internal static int MaxUnavailable(Deployment d)
-    {
-        var replicas = d.Spec.Replicas ?? 1;
-        if (d.Spec.Strategy?.Type != DeploymentStrategyType.RollingUpdate || replicas == 0)
-        {
-            return 0;
-        }
-        var (_, unavailable) = ResolveFenceposts(d);
-        return Math.Min(unavailable, replicas);
-    }
-
-    /// <summary>maxSurge rounds up and maxUnavailable rounds down; both 0 would stall a rollout,
-    /// so maxUnavailable becomes 1 (Kubernetes' ResolveFenceposts).</summary>
-    internal static (int Surge, int Unavailable) ResolveFenceposts(Deployment d)
-    {
-        var replicas = d.Spec.Replicas ?? 1;
-        var ru = d.Spec.Strategy?.RollingUpdate;
-        var surge = (ru?.MaxSurge ?? Defaults.DefaultMaxSurge).Scaled(replicas, roundUp: true) ?? 0;
-        var unavailable = (ru?.MaxUnavailable ?? Defaults.DefaultMaxUnavailable).Scaled(replicas, roundUp: false) ?? 0;
-        if (surge == 0 && unavailable == 0)
-        {
-            unavailable = 1;
-        }
-        return (surge, unavailable);
-    }
 }

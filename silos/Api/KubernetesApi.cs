@@ -17,6 +17,7 @@ public static class KubernetesApi
         KindApi<Event>.Map(app);
         KindApi<ReplicaSet>.Map(app);
         KindApi<Deployment>.Map(app);
+        RollbackApi.Map(app);
         ScaleApi<ReplicaSet>.Map(app,
             rs => rs.Spec.Replicas ?? 1,
             (rs, n) => rs with { Spec = rs.Spec with { Replicas = n } },

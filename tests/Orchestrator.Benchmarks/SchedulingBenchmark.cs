@@ -36,7 +36,7 @@ public static class SchedulingBenchmark
         try
         {
             await silo.WaitReadyAsync(http);
-            Console.WriteLine($"silo ready (pid {silo.Pid}, {SiloRunner.Configuration} build); starting {nodes} hollow nodes");
+            Console.WriteLine($"silo ready (pid {silo.Pid}, {SiloRunner.Configuration} build, log {silo.LogPath}); starting {nodes} hollow nodes");
 
             var builder = Host.CreateApplicationBuilder();
             builder.Logging.ClearProviders();

@@ -28,20 +28,25 @@ public sealed class SiloRunner : IDisposable
         {
             info.ArgumentList.Add(a);
         }
+        LogPath = Path.Combine(Path.GetTempPath(), $"orch-bench-silo-{ClusterId}.log");
+        var log = new StreamWriter(LogPath) { AutoFlush = true };
         _process = Process.Start(info)!;
-        _process.OutputDataReceived += (_, _) => { };
-        _process.ErrorDataReceived += (_, _) => { };
+        _process.OutputDataReceived += (_, e) => { lock (log) { log.WriteLine(e.Data); } };
+        _process.ErrorDataReceived += (_, e) => { lock (log) { log.WriteLine(e.Data); } };
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
     }
 
-    public string ClusterId { get; } = $"bench-{Guid.NewGuid():N}";
+    public string ClusterId { get; } = $"bench-{Guid.NewGuid():N}"[..20];
 
     public int HttpPort { get; }
 
     public int GatewayPort { get; }
 
     public int Pid => _process.Id;
+
+    /// <summary>The silo's output, kept for a look after a failed run.</summary>
+    public string LogPath { get; }
 
     public static string Configuration => AppContext.BaseDirectory.Contains("/bin/Release/", StringComparison.Ordinal) ? "Release" : "Debug";
 
