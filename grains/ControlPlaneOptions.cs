@@ -14,6 +14,19 @@ public sealed class ControlPlaneOptions
     /// <summary>ClusterIPs are allocated from this range. Default 10.96.0.0/12, as in Kubernetes.</summary>
     public string ServiceCidr { get; set; } = "10.96.0.0/12";
 
+    /// <summary>NodePorts come from this range, "first-last". Default 30000-32767, as Kubernetes.</summary>
+    public string NodePortRange { get; set; } = "30000-32767";
+
+    /// <summary>The range as numbers.</summary>
+    public (int First, int Last) NodePorts
+    {
+        get
+        {
+            var parts = NodePortRange.Split('-');
+            return (int.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture), int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
+        }
+    }
+
     /// <summary>Node pod CIDRs are carved from this range. Default 10.244.0.0/16.</summary>
     public string ClusterCidr { get; set; } = "10.244.0.0/16";
 
@@ -68,6 +81,11 @@ public sealed class ControlPlaneOptionsValidator : IValidateOptions<ControlPlane
         else if (o.NodeCidrMaskSize < cluster.PrefixLength || o.NodeCidrMaskSize > 30)
         {
             problems.Add($"Orchestrator:NodeCidrMaskSize {o.NodeCidrMaskSize} must be between the ClusterCidr prefix ({cluster.PrefixLength}) and 30.");
+        }
+        var range = o.NodePortRange.Split('-');
+        if (range.Length != 2 || !int.TryParse(range[0], out var first) || !int.TryParse(range[1], out var last) || first < 1 || last > 65535 || first > last)
+        {
+            problems.Add($"Orchestrator:NodePortRange \"{o.NodePortRange}\" must be two ports \"first-last\", e.g. 30000-32767.");
         }
         if (o.NodeLeaseDuration <= TimeSpan.Zero)
         {

@@ -50,6 +50,27 @@ public interface IServiceIpAllocatorGrain : IGrainWithStringKey
     Task ReleaseAsync(string owner);
 }
 
+/// <summary>Hands out NodePorts from the node port range (key "default").</summary>
+[Alias("orch.INodePortAllocatorGrain")]
+public interface INodePortAllocatorGrain : IGrainWithStringKey
+{
+    /// <summary>Sets the node ports of the service <paramref name="owner"/> to one per entry: the
+    /// requested port, or (null) a free one, reusing the owner's own ports first. Ports the owner
+    /// held and no longer asks for are released. All or nothing.</summary>
+    [Alias("Allocate")]
+    Task<NodePortAllocation> AllocateAsync(string owner, IReadOnlyList<int?> ports);
+
+    [Alias("Release")]
+    Task ReleaseAsync(string owner);
+}
+
+/// <summary>The ports, or the index of the entry that could not be served and why.</summary>
+[GenerateSerializer, Immutable, Alias("orch.NodePortAllocation")]
+public sealed record NodePortAllocation(
+    [property: Id(0)] IReadOnlyList<int>? Ports,
+    [property: Id(1)] int? FailedIndex,
+    [property: Id(2)] string? Error);
+
 /// <summary>Hands out pod CIDRs to nodes (key "default").</summary>
 [Alias("orch.IPodCidrAllocatorGrain")]
 public interface IPodCidrAllocatorGrain : IGrainWithStringKey

@@ -23,6 +23,8 @@ public sealed class ServiceGrain(
 
     private IServiceIpAllocatorGrain IpAllocator => GrainFactory.GetGrain<IServiceIpAllocatorGrain>(SchedulerGrainKeys.Default);
 
+    private INodePortAllocatorGrain NodePorts => GrainFactory.GetGrain<INodePortAllocatorGrain>(SchedulerGrainKeys.Default);
+
     private IResourceIndexGrain<Pod> Pods => GrainFactory.GetGrain<IResourceIndexGrain<Pod>>(ResourceTypes.Pod.Plural);
 
     private string SubscriptionId => "service:" + Key;
@@ -35,35 +37,80 @@ public sealed class ServiceGrain(
         }
         if (obj.Spec.ClusterIP == "None")
         {
-            return obj with { Spec = obj.Spec with { ClusterIPs = ["None"] } };
+            obj = obj with { Spec = obj.Spec with { ClusterIPs = ["None"] } };
         }
-        var requested = string.IsNullOrEmpty(obj.Spec.ClusterIP) ? null : obj.Spec.ClusterIP;
-        var result = await IpAllocator.AllocateAsync(Key, requested);
-        if (result.Value is null)
+        else
         {
-            errors.Invalid("spec.clusterIP", requested ?? "", result.Error!);
-            return obj;
+            var requested = string.IsNullOrEmpty(obj.Spec.ClusterIP) ? null : obj.Spec.ClusterIP;
+            var result = await IpAllocator.AllocateAsync(Key, requested);
+            if (result.Value is null)
+            {
+                errors.Invalid("spec.clusterIP", requested ?? "", result.Error!);
+                return obj;
+            }
+            obj = obj with { Spec = obj.Spec with { ClusterIP = result.Value, ClusterIPs = [result.Value] } };
         }
-        return obj with { Spec = obj.Spec with { ClusterIP = result.Value, ClusterIPs = [result.Value] } };
+        return await AllocateNodePortsAsync(obj, errors);
     }
 
-    protected override Task OnCreateRejectedAsync(Service obj) => IpAllocator.ReleaseAsync(Key);
+    protected override async Task OnCreateRejectedAsync(Service obj)
+    {
+        await IpAllocator.ReleaseAsync(Key);
+        await NodePorts.ReleaseAsync(Key);
+    }
 
-    protected override Task<Service> OnUpdatingAsync(Service obj, Service old, FieldErrors errors)
+    protected override async Task<Service> OnUpdatingAsync(Service obj, Service old, FieldErrors errors)
     {
         // Allocated values carry over when an update leaves them out (Kubernetes does the same),
-        // so a manifest without clusterIP can be applied again.
+        // so a manifest without clusterIP or nodePorts can be applied again.
         if (string.IsNullOrEmpty(obj.Spec.ClusterIP))
         {
             obj = obj with { Spec = obj.Spec with { ClusterIP = old.Spec.ClusterIP, ClusterIPs = old.Spec.ClusterIPs } };
         }
-        return Task.FromResult(obj);
+        if (obj.Spec.Type == ServiceType.NodePort && obj.Spec.Ports is { } ports)
+        {
+            obj = obj with
+            {
+                Spec = obj.Spec with
+                {
+                    Ports = ports.Select(p => p.NodePort is null && old.Spec.Ports?.FirstOrDefault(o => o.Port == p.Port && o.Protocol == p.Protocol)?.NodePort is { } kept
+                        ? p with { NodePort = kept }
+                        : p).ToList(),
+                },
+            };
+        }
+        if (errors.Any)
+        {
+            return obj;
+        }
+        return await AllocateNodePortsAsync(obj, errors);
+    }
+
+    /// <summary>NodePort services get a node port per service port (requested or picked); other
+    /// services hold none.</summary>
+    private async Task<Service> AllocateNodePortsAsync(Service obj, FieldErrors errors)
+    {
+        if (obj.Spec.Type != ServiceType.NodePort)
+        {
+            await NodePorts.ReleaseAsync(Key);
+            return obj;
+        }
+        var ports = obj.Spec.Ports ?? [];
+        var result = await NodePorts.AllocateAsync(Key, ports.Select(p => p.NodePort).ToList());
+        if (result.Ports is null)
+        {
+            var i = result.FailedIndex ?? 0;
+            errors.Invalid($"spec.ports[{i}].nodePort", ports.ElementAtOrDefault(i)?.NodePort ?? 0, result.Error!);
+            return obj;
+        }
+        return obj with { Spec = obj.Spec with { Ports = ports.Select((p, i) => p with { NodePort = result.Ports[i] }).ToList() } };
     }
 
     protected override async Task OnRemovedAsync(Service last)
     {
         await base.OnRemovedAsync(last);
         await IpAllocator.ReleaseAsync(Key);
+        await NodePorts.ReleaseAsync(Key);
         await Pods.UnsubscribeAsync(SubscriptionId);
         var endpoints = GrainFactory.GetGrain<IEndpointsGrain>(Key);
         try

@@ -71,16 +71,17 @@ internal sealed partial class ProbeManager(NodeContext node, PodWorker worker)
     private async Task<bool> ProbeOnceAsync(Pod pod, RuntimeContainer container, Container spec, Probe probe, CancellationToken token)
     {
         var timeout = TimeSpan.FromSeconds(probe.TimeoutSeconds ?? 1);
-        if (!node.Runtime.ProbesReachContainers)
-        {
-            return true;
-        }
         try
         {
             if (probe.Exec is { } exec)
             {
                 var result = await node.Runtime.ExecAsync(container.Id, exec.Command ?? [], timeout, token);
                 return result.ExitCode == 0;
+            }
+            if (!node.Runtime.ProbesReachContainers)
+            {
+                // Nothing listens in a fake container: network probes count as passing.
+                return true;
             }
             var host = (probe.HttpGet?.Host ?? probe.TcpSocket?.Host) is { Length: > 0 } h ? h : worker.Pod.Status?.PodIP;
             if (host is null)

@@ -82,6 +82,8 @@ public sealed class FakeRuntime(TimeProvider time) : IContainerRuntime, Agent.IU
     public Task<GrainInterfaces.LogChunk> ReadLogAsync(RuntimeContainer container, GrainInterfaces.LogRequest request, CancellationToken cancellationToken) =>
         Task.FromResult(new GrainInterfaces.LogChunk { Found = true, Running = container.State == ContainerRunState.Running, NextOffset = request.Offset ?? 0 });
 
+    /// <summary>Nothing runs, so commands are not run either; only "false" fails, which lets a
+    /// hollow pod simulate a failing exec probe.</summary>
     public Task<ExecResult> ExecAsync(string containerId, IReadOnlyList<string> command, TimeSpan timeout, CancellationToken cancellationToken) =>
-        Task.FromResult(new ExecResult(0, ""));
+        Task.FromResult(new ExecResult(command is ["false"] ? 1 : 0, ""));
 }
