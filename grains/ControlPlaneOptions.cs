@@ -42,6 +42,11 @@ public sealed class ControlPlaneOptions
     /// Ready=Unknown. Agents renew every second. Default 5 s (Kubernetes: 40-50 s).</summary>
     public TimeSpan NodeLeaseDuration { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>How long pods stay on a node that became NotReady or unreachable before they are
+    /// evicted, for pods that do not say otherwise (Kubernetes' DefaultTolerationSeconds adds a
+    /// toleration of 300 s to every pod; ours is this). Default 5 s.</summary>
+    public TimeSpan DefaultTolerationSeconds { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>How many changes each kind's index keeps for watches to resume from; older
     /// resourceVersions get 410 Gone. Default 50,000.</summary>
     public int WatchLogCapacity { get; set; } = 50_000;

@@ -102,6 +102,12 @@ public interface IPodGrain : IResourceGrain<Pod>
     [Alias("ReportStatus")]
     Task<Pod?> ReportStatusAsync(string nodeName, string uid, PodStatus status);
 
+    /// <summary>The control plane gives up on a pod whose node was lost (a pod without a
+    /// controller; controlled pods are deleted and replaced instead): phase Failed, and the node's
+    /// agent, if it comes back, stops it and may no longer report it as running.</summary>
+    [Alias("MarkFailed")]
+    Task MarkFailedAsync(string uid, string reason, string message);
+
     /// <summary>The node agent has stopped every container of a terminating pod: remove it.</summary>
     [Alias("FinishTermination")]
     Task FinishTerminationAsync(string nodeName, string uid);

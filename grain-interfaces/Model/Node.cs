@@ -89,6 +89,13 @@ public static class NodeConditionType
     public const string Ready = "Ready";
 }
 
+/// <summary>The taints the node lifecycle controller puts on nodes that stop being Ready.</summary>
+public static class NodeTaints
+{
+    public const string NotReady = "node.kubernetes.io/not-ready";
+    public const string Unreachable = "node.kubernetes.io/unreachable";
+}
+
 public static class ResourceName
 {
     public const string Cpu = "cpu";

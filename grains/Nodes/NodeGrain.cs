@@ -134,16 +134,111 @@ public sealed class NodeGrain(
     {
         var lease = Options.NodeLeaseDuration;
         var silentFor = Now - _lastHeartbeat;
-        if (silentFor > lease)
+        if (silentFor > lease && node.ReadyCondition()?.Status != ConditionStatus.Unknown)
         {
-            if (node.ReadyCondition()?.Status != ConditionStatus.Unknown)
-            {
-                await SetReadyAsync(node, ConditionStatus.Unknown, "NodeStatusUnknown", "Node agent stopped posting node status.");
-            }
-            return ReconcileResult.After(lease);
+            await SetReadyAsync(node, ConditionStatus.Unknown, "NodeStatusUnknown", "Node agent stopped posting node status.");
+            node = Current!;
         }
-        // Look again just after the lease would run out.
-        return ReconcileResult.After(lease - silentFor + TimeSpan.FromMilliseconds(100));
+        node = await SyncNoExecuteTaintsAsync(node);
+        var evictAgain = await EvictPodsAsync(node);
+        // Look again just after the lease would run out, or when the next eviction is due.
+        var next = silentFor > lease ? lease : lease - silentFor + TimeSpan.FromMilliseconds(100);
+        return ReconcileResult.After(evictAgain is { } e && e < next ? e : next);
+    }
+
+    /// <summary>Kubernetes' node lifecycle controller: a node that is not Ready gets the
+    /// not-ready taint (Ready=False) or the unreachable taint (Ready=Unknown), both NoExecute;
+    /// a Ready node loses them.</summary>
+    private async Task<Node> SyncNoExecuteTaintsAsync(Node node)
+    {
+        var ready = node.ReadyCondition()?.Status ?? ConditionStatus.Unknown;
+        var wanted = ready switch
+        {
+            ConditionStatus.True => null,
+            ConditionStatus.False => NodeTaints.NotReady,
+            _ => NodeTaints.Unreachable,
+        };
+        var taints = (node.Spec.Taints ?? []).ToList();
+        var changed = taints.RemoveAll(t => t.Effect == TaintEffect.NoExecute && t.Key is NodeTaints.NotReady or NodeTaints.Unreachable && t.Key != wanted) > 0;
+        if (wanted is not null && !taints.Any(t => t.Key == wanted && t.Effect == TaintEffect.NoExecute))
+        {
+            taints.Add(new Taint { Key = wanted, Effect = TaintEffect.NoExecute, TimeAdded = Now });
+            changed = true;
+        }
+        if (!changed)
+        {
+            return node;
+        }
+        return await WriteObjectAsync(node with { Spec = node.Spec with { Taints = taints.Count > 0 ? taints : null } });
+    }
+
+    /// <summary>
+    /// Kubernetes' NoExecute taint manager: pods that do not tolerate a NoExecute taint of the
+    /// node are evicted, at once or when their tolerationSeconds run out. A pod with a controller
+    /// is deleted (its controller replaces it elsewhere; it stays Terminating until the node's
+    /// agent stops it or the node is removed); a pod without one is marked Failed (NodeLost).
+    /// Returns when to look again, if an eviction is still to come.
+    /// </summary>
+    private async Task<TimeSpan?> EvictPodsAsync(Node node)
+    {
+        var noExecute = (node.Spec.Taints ?? []).Where(t => t.Effect == TaintEffect.NoExecute).ToList();
+        if (noExecute.Count == 0)
+        {
+            return null;
+        }
+        var pods = await GrainFactory.GetGrain<IResourceIndexGrain<Pod>>(ResourceTypes.Pod.Plural)
+            .ListAsync(new ResourceQuery { Fields = Selectors.FieldSelector.Parse("spec.nodeName=" + KeyParts.Name, ResourceTypes.Pod) });
+        TimeSpan? next = null;
+        foreach (var pod in pods.Items.Where(p => p.IsActive()))
+        {
+            var evictAt = DateTimeOffset.MinValue;
+            var never = false;
+            foreach (var taint in noExecute)
+            {
+                var toleration = (pod.Spec.Tolerations ?? []).FirstOrDefault(t => t.Tolerates(taint));
+                if (toleration is null)
+                {
+                    evictAt = Now;
+                    never = false;
+                    break;
+                }
+                if (toleration.TolerationSeconds is not { } seconds)
+                {
+                    never = true;
+                    continue;
+                }
+                var at = (taint.TimeAdded ?? Now).AddSeconds(Math.Max(0, seconds));
+                evictAt = at > evictAt ? at : evictAt;
+            }
+            if (never && evictAt == DateTimeOffset.MinValue)
+            {
+                continue;
+            }
+            if (evictAt > Now)
+            {
+                var wait = evictAt - Now + TimeSpan.FromMilliseconds(50);
+                next = next is { } n && n < wait ? n : wait;
+                continue;
+            }
+            var grain = GrainFactory.GetGrain<IPodGrain>(pod.Key());
+            var message = $"Node {KeyParts.Name} which was running pod {pod.Metadata.Name} is {(noExecute.Any(t => t.Key == NodeTaints.Unreachable) ? "unresponsive" : "not ready")}";
+            try
+            {
+                if (pod.Metadata.ControllerRef is not null)
+                {
+                    await Services.Events.NormalAsync(pod, "TaintManagerEviction", $"Marking for deletion Pod {pod.NamespacedName()}: {message}", Component);
+                    await grain.DeleteAsync(new DeleteOptions { Preconditions = new Preconditions { Uid = pod.Metadata.Uid } });
+                }
+                else
+                {
+                    await grain.MarkFailedAsync(pod.Metadata.Uid!, Pods.PodGrain.NodeLostReason, message);
+                }
+            }
+            catch (ApiException ex) when (ex.Code is 404 or 409)
+            {
+            }
+        }
+        return next;
     }
 
     private async Task SetReadyAsync(Node node, string status, string reason, string message)

@@ -22,6 +22,7 @@ public sealed class PodGrain(
     protected override Task<Pod> OnCreatingAsync(Pod obj, Validation.FieldErrors errors)
     {
         Admission.HostPaths(obj.Spec, "spec", Options.AllowedHostPathRoots, errors);
+        obj = obj with { Spec = obj.Spec with { Tolerations = WithDefaultTolerations(obj.Spec.Tolerations) } };
         // A pod created with spec.nodeName is bound from the start (Kubernetes allows this;
         // the scheduler only accounts for it).
         if (obj.IsScheduled())
@@ -30,6 +31,9 @@ public sealed class PodGrain(
         }
         return Task.FromResult(obj);
     }
+
+    protected override Task<Pod> OnUpdatingAsync(Pod obj, Pod old, Validation.FieldErrors errors) =>
+        Task.FromResult(obj with { Spec = obj.Spec with { Tolerations = WithDefaultTolerations(obj.Spec.Tolerations) } });
 
     protected override async Task OnWrittenAsync(Pod? old, Pod now)
     {
@@ -95,6 +99,12 @@ public sealed class PodGrain(
             // Not this node's pod (any more): never let a stale agent overwrite newer truth.
             return null;
         }
+        if (pod.Status?.Reason == NodeLostReason)
+        {
+            // The control plane declared this pod lost with its node: an agent that comes back
+            // stops it, and its view (still running, say) is stale.
+            return null;
+        }
         // The scheduler owns PodScheduled; the agent reports everything else.
         var scheduled = pod.Status?.Conditions?.FirstOrDefault(c => c.Type == PodConditionType.PodScheduled);
         var conditions = (status.Conditions ?? []).Where(c => c.Type != PodConditionType.PodScheduled).ToList();
@@ -108,6 +118,44 @@ public sealed class PodGrain(
             QosClass = pod.Status?.QosClass,
         };
         return await WriteStatusAsync(pod with { Status = merged }) ?? pod;
+    }
+
+    public const string NodeLostReason = "NodeLost";
+
+    public async Task MarkFailedAsync(string uid, string reason, string message)
+    {
+        if (Current is not { } pod || pod.Metadata.Uid != uid || pod.IsTerminal())
+        {
+            return;
+        }
+        var status = (pod.Status ?? new PodStatus()) with
+        {
+            Phase = PodPhase.Failed,
+            Reason = reason,
+            Message = message,
+            Conditions = Conditions.Set(pod.Status?.Conditions, new Condition { Type = PodConditionType.Ready, Status = ConditionStatus.False, Reason = reason }, Now),
+        };
+        if (await WriteStatusAsync(pod with { Status = status }) is { } stored)
+        {
+            await Services.Events.WarningAsync(stored, reason, message, "node-controller");
+        }
+    }
+
+    /// <summary>Kubernetes' DefaultTolerationSeconds admission: every pod tolerates a node that
+    /// is not ready or unreachable for a while (ours: Orchestrator:DefaultTolerationSeconds),
+    /// unless it says how long itself.</summary>
+    private IReadOnlyList<Toleration>? WithDefaultTolerations(IReadOnlyList<Toleration>? tolerations)
+    {
+        var list = (tolerations ?? []).ToList();
+        var seconds = (long)Options.DefaultTolerationSeconds.TotalSeconds;
+        foreach (var key in new[] { NodeTaints.NotReady, NodeTaints.Unreachable })
+        {
+            if (!list.Any(t => (t.Key == key || (string.IsNullOrEmpty(t.Key) && t.Operator == "Exists")) && t.Effect is null or "" or TaintEffect.NoExecute))
+            {
+                list.Add(new Toleration { Key = key, Operator = "Exists", Effect = TaintEffect.NoExecute, TolerationSeconds = seconds });
+            }
+        }
+        return list;
     }
 
     public async Task FinishTerminationAsync(string nodeName, string uid)
@@ -128,7 +176,10 @@ public sealed class PodGrain(
         }
         // An unbound pod has no containers to stop; grace 0 is Kubernetes' force deletion; a pod
         // bound to a node that no longer exists has nobody to stop it (Kubernetes' pod GC).
-        if (!current.IsScheduled() || grace == 0 || await GrainFactory.GetGrain<INodeGrain>(current.Spec.NodeName!).GetAsync() is null)
+        // (The node's existence is asked of the node index, not the node grain: the node grain
+        // itself deletes pods when it evicts them, and would be waiting for this call.)
+        if (!current.IsScheduled() || grace == 0
+            || await GrainFactory.GetGrain<IResourceIndexGrain<Node>>(ResourceTypes.Node.Plural).GetVersionAsync(current.Spec.NodeName!) is null)
         {
             return await RemoveAsync(current);
         }

@@ -106,6 +106,10 @@ internal sealed partial class PodWorker : IAsyncDisposable
         if (pod.IsTerminal())
         {
             // Finished pods keep their exited containers (for logs) but give their network back.
+            // A pod the control plane failed (its node was lost) may still run here: stop it.
+            Probes.Stop();
+            var grace = TimeSpan.FromSeconds(pod.Spec.TerminationGracePeriodSeconds ?? Defaults.TerminationGracePeriodSeconds);
+            await Task.WhenAll(mine.Where(c => c.State == ContainerRunState.Running).Select(c => _node.Runtime.StopContainerAsync(c.Id, grace, token)));
             await _node.Runtime.RemoveSandboxAsync(Uid, token);
             return TimeSpan.FromMinutes(1);
         }

@@ -12,6 +12,7 @@ public static class KubernetesApi
         KindApi<Node>.Map(app);
         KindApi<Pod>.Map(app);
         LogApi.Map(app);
+        EvictionApi.Map(app);
         KindApi<Service>.Map(app);
         KindApi<Endpoints>.Map(app);
         KindApi<Event>.Map(app);
