@@ -40,6 +40,12 @@ public interface IResourceIndexGrain<T> : IGrainWithStringKey where T : class, I
     [Alias("Watch"), AlwaysInterleave]
     Task<WatchBatch<T>> WatchAsync(ResourceQuery query, long fromVersion, TimeSpan maxWait);
 
+    /// <summary>The object as the index holds it (as of its last published change), or null.
+    /// Grains check other objects here rather than by calling those objects' grains, so that two
+    /// grains waiting on each other can never deadlock.</summary>
+    [Alias("Get")]
+    Task<T?> GetAsync(string key);
+
     /// <summary>The resourceVersion the index holds for one object, or null if it holds none.</summary>
     [Alias("GetVersion")]
     Task<long?> GetVersionAsync(string key);

@@ -157,6 +157,8 @@ public abstract class ResourceIndexGrain<T> : Grain, IResourceIndexGrain<T> wher
         return Task.CompletedTask;
     }
 
+    public Task<T?> GetAsync(string key) => Task.FromResult(_objects.TryGetValue(key, out var obj) ? obj : null);
+
     public Task<long?> GetVersionAsync(string key) =>
         Task.FromResult(_objects.TryGetValue(key, out var obj) ? obj.ResourceVersionNumber() : (long?)null);
 

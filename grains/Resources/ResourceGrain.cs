@@ -394,7 +394,9 @@ public abstract class ResourceGrain<T> : Grain, IResourceGrain<T> where T : clas
 
     private async Task CheckNamespaceAsync(string ns)
     {
-        var nsObj = await GrainFactory.GetGrain<INamespaceGrain>(ns).GetAsync();
+        // Through the index, not the namespace grain: the namespace grain deletes objects while
+        // it terminates and may be waiting for this very grain.
+        var nsObj = await GrainFactory.GetGrain<IResourceIndexGrain<Namespace>>(ResourceTypes.Namespace.Plural).GetAsync(ns);
         if (nsObj is null)
         {
             throw ApiErrors.NotFound(ResourceTypes.Namespace, ns);
