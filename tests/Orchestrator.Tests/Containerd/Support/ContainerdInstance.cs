@@ -123,10 +123,12 @@ public sealed class ContainerdInstance : IAsyncDisposable
     public async Task EmptyNamespaceAsync(string @namespace)
     {
         string[] ctr = ["--address", Address, "--namespace", @namespace];
-        var tasks = await HostCommand.RunAsync("ctr", [.. ctr, "tasks", "list", "--quiet"]);
-        foreach (var id in Lines(tasks.StandardOutput))
+        // Again until none is left: an agent still winding down may start or stop one meanwhile.
+        var deadline = Stopwatch.StartNew();
+        while (Lines((await HostCommand.RunAsync("ctr", [.. ctr, "tasks", "list", "--quiet"])).StandardOutput).ToList() is { Count: > 0 } tasks
+            && deadline.Elapsed < TimeSpan.FromSeconds(30))
         {
-            await HostCommand.RunAsync("ctr", [.. ctr, "tasks", "delete", "--force", id]);
+            await Task.WhenAll(tasks.Select(id => HostCommand.RunAsync("ctr", [.. ctr, "tasks", "delete", "--force", id])));
         }
         var containers = await HostCommand.RunAsync("ctr", [.. ctr, "containers", "list", "--quiet"]);
         foreach (var id in Lines(containers.StandardOutput))
@@ -180,6 +182,18 @@ public sealed class ContainerdInstance : IAsyncDisposable
         }
         foreach (var ns in namespaces)
         {
+            // Container processes whose shim is gone (only if a task could not be deleted above)
+            // would keep their network namespaces alive: they are ours, end them.
+            foreach (var pid in CgroupProcesses(ns))
+            {
+                try
+                {
+                    Process.GetProcessById(pid).Kill();
+                }
+                catch (ArgumentException)
+                {
+                }
+            }
             RemoveCgroups(ns);
             TryDelete(Path.Combine("/run/containerd/runc", ns));
         }
@@ -215,6 +229,36 @@ public sealed class ContainerdInstance : IAsyncDisposable
             }
             TryDelete(dir);
         }
+    }
+
+    /// <summary>The processes in the cgroups containerd made for a namespace's containers.</summary>
+    public static IReadOnlyList<int> CgroupProcesses(string @namespace)
+    {
+        if (!System.IO.Directory.Exists("/sys/fs/cgroup"))
+        {
+            return [];
+        }
+        var roots = System.IO.Directory.EnumerateDirectories("/sys/fs/cgroup").Select(h => Path.Combine(h, @namespace))
+            .Append(Path.Combine("/sys/fs/cgroup", @namespace))
+            .Where(System.IO.Directory.Exists);
+        var pids = new HashSet<int>();
+        foreach (var file in roots.SelectMany(r => System.IO.Directory.EnumerateFiles(r, "cgroup.procs", SearchOption.AllDirectories)))
+        {
+            try
+            {
+                foreach (var line in File.ReadLines(file))
+                {
+                    if (int.TryParse(line, out var pid))
+                    {
+                        pids.Add(pid);
+                    }
+                }
+            }
+            catch (IOException)
+            {
+            }
+        }
+        return [.. pids];
     }
 
     public static IReadOnlyList<string> MountsUnder(string directory)
