@@ -38,6 +38,15 @@ public sealed partial class ContainerdRuntime
     private readonly ConcurrentDictionary<string, byte> _foreign = new(StringComparer.Ordinal);
 
     private readonly SemaphoreSlim _refreshGate = new(1, 1);
+
+    /// <summary>
+    /// How many container starts (and sandbox set-ups) run at once. A start is mostly CPU (ctr,
+    /// the shim, runc, the CNI plugins); a burst of them all at once shares the cores so evenly
+    /// that every pod of the burst becomes Running only at its very end. A gate of about one
+    /// start per core lets pods finish one after another instead, the first ones early, without
+    /// making the whole burst slower.
+    /// </summary>
+    private readonly SemaphoreSlim _startGate = new(Math.Max(2, Environment.ProcessorCount));
     private long _lastRefreshBegan;
     private bool _refreshedOnce;
 
@@ -60,12 +69,6 @@ public sealed partial class ContainerdRuntime
         }
         try
         {
-            // A container with this id is what is left of a start that did not finish (the agent
-            // died half-way): start over.
-            if ((await _ctr.RunAsync(["containers", "info", id], cancellationToken)).Succeeded)
-            {
-                await DeleteAsync(id, cancellationToken);
-            }
             var log = _logs.Prepare(uid, container.Name, attempt);
             var startedAt = _time.GetUtcNow();
             var labels = new Dictionary<string, string>
@@ -112,7 +115,23 @@ public sealed partial class ContainerdRuntime
             args.Add(image);
             args.Add(id);
             args.AddRange(argv);
-            var result = await _ctr.RunAsync(args, cancellationToken);
+            ToolResult result;
+            await _startGate.WaitAsync(cancellationToken);
+            try
+            {
+                result = await _ctr.RunAsync(args, cancellationToken);
+                if (!result.Succeeded && result.StandardError.Contains("already exists", StringComparison.Ordinal))
+                {
+                    // What is left of a start that did not finish (the agent died half-way):
+                    // start over. Asking first would cost every start a ctr call.
+                    await DeleteAsync(id, cancellationToken);
+                    result = await _ctr.RunAsync(args, cancellationToken);
+                }
+            }
+            finally
+            {
+                _startGate.Release();
+            }
             if (!result.Succeeded)
             {
                 // ctr leaves the container behind when its task fails to start.

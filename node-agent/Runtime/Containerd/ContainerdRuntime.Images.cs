@@ -11,7 +11,10 @@ namespace Orchestrator.NodeAgent.Runtime.Containerd;
 /// </summary>
 public sealed partial class ContainerdRuntime
 {
+    private static readonly TimeSpan ImageListMaxAge = TimeSpan.FromSeconds(5);
+
     private readonly ConcurrentDictionary<string, IReadOnlyList<string>> _entrypoints = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long> _presentImages = new(StringComparer.Ordinal);
 
     public async Task EnsureImageAsync(string image, string pullPolicy, CancellationToken cancellationToken)
     {
@@ -34,14 +37,28 @@ public sealed partial class ContainerdRuntime
         await PullAsync(image, reference, cancellationToken);
     }
 
+    /// <summary>Whether the image is in our namespace. A positive answer is remembered for
+    /// <see cref="ImageListMaxAge"/>, so a burst of pods of one image asks containerd once; an
+    /// image removed meanwhile makes the start fail and the pod worker retry.</summary>
     private async Task<bool> IsPresentAsync(string reference, CancellationToken cancellationToken)
     {
+        if (_presentImages.TryGetValue(reference, out var seen) && _time.GetElapsedTime(seen) < ImageListMaxAge)
+        {
+            return true;
+        }
         var list = await _ctr.RunAsync(["images", "list", "--quiet"], cancellationToken);
         if (!list.Succeeded)
         {
             throw new RuntimeException("ErrImageInspect", $"listing images: {list.ErrorMessage}");
         }
-        return list.StandardOutput.Split('\n', StringSplitOptions.TrimEntries).Contains(reference, StringComparer.Ordinal);
+        var now = _time.GetTimestamp();
+        var present = false;
+        foreach (var name in list.StandardOutput.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            _presentImages[name] = now;
+            present |= name == reference;
+        }
+        return present;
     }
 
     private async Task PullAsync(string image, string reference, CancellationToken cancellationToken)

@@ -79,7 +79,7 @@ public sealed partial class ContainerdRuntime : IContainerRuntime, IUsesPodCidr
         return Task.CompletedTask;
     }
 
-    public Task<Sandbox> RunSandboxAsync(Pod pod, CancellationToken cancellationToken) => _network.EnsureAsync(pod, cancellationToken);
+    public Task<Sandbox> RunSandboxAsync(Pod pod, CancellationToken cancellationToken) => _network.EnsureAsync(pod, _startGate, cancellationToken);
 
     public async Task RemoveSandboxAsync(string podUid, CancellationToken cancellationToken)
     {

@@ -34,7 +34,9 @@ internal sealed partial class PodNetwork(NodeAgentOptions options, ILogger logge
 
     public string NetnsPath(string podUid) => Path.Combine(_netnsDirectory, podUid);
 
-    public async Task<Sandbox> EnsureAsync(Pod pod, CancellationToken cancellationToken)
+    /// <summary>The pod's sandbox, made if it does not exist; making one waits for
+    /// <paramref name="startGate"/> (the runtime's limit on concurrent starts).</summary>
+    public async Task<Sandbox> EnsureAsync(Pod pod, SemaphoreSlim startGate, CancellationToken cancellationToken)
     {
         var uid = pod.Metadata.Uid!;
         var gate = _locks.GetOrAdd(uid, _ => new SemaphoreSlim(1, 1));
@@ -52,7 +54,16 @@ internal sealed partial class PodNetwork(NodeAgentOptions options, ILogger logge
             {
                 throw new RuntimeException("NetworkNotReady", "the node has no pod CIDR yet, so pods cannot get addresses");
             }
-            var record = await CreateAsync(pod, _podCidr, cancellationToken);
+            SandboxRecord record;
+            await startGate.WaitAsync(cancellationToken);
+            try
+            {
+                record = await CreateAsync(pod, _podCidr, cancellationToken);
+            }
+            finally
+            {
+                startGate.Release();
+            }
             LogSandboxCreated(logger, pod.Key(), uid, record.Ip);
             return record.ToSandbox();
         }
