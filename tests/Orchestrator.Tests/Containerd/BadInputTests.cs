@@ -18,10 +18,13 @@ public sealed class BadInputTests(ContainerdFixture fixture) : ContainerdTestBas
             // A registry on a closed loopback port: the pull fails at once, and nothing leaves the machine.
             Busybox("pull", "sleep", "3600") with { Image = "localhost:1/does-not-exist:v1" },
             Busybox("never", "sleep", "3600") with { Image = "localhost/not-here:v1", ImagePullPolicy = "Never" },
+            // Always pulls even an image that is present; its registry (localhost:443) is not there.
+            Busybox("always", "sleep", "3600") with { ImagePullPolicy = "Always" },
             Busybox("fine", "sleep", "3600")));
         var pod = await WaitPodAsync(ns, "images", p =>
             StatusOf(p, "pull")?.State?.Waiting?.Reason == "ErrImagePull"
             && StatusOf(p, "never")?.State?.Waiting?.Reason == "ErrImageNeverPull"
+            && StatusOf(p, "always")?.State?.Waiting?.Reason == "ErrImagePull"
             && IsRunning(p, "fine"), "image errors shown, the good container running");
         Assert.Contains("localhost:1/does-not-exist:v1", StatusOf(pod, "pull")!.State!.Waiting!.Message);
         Assert.Contains("localhost/not-here:v1", StatusOf(pod, "never")!.State!.Waiting!.Message);

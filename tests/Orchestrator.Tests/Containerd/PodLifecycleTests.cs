@@ -115,6 +115,25 @@ public sealed class PodLifecycleTests(ContainerdFixture fixture) : ContainerdTes
     }
 
     [Fact]
+    public async Task ExecHonoursItsTimeout()
+    {
+        var ns = await NewNamespaceAsync();
+        await CreatePodAsync(ns, PodOf("exec", Busybox("main", "sleep", "3600")));
+        var id = ContainerId(await WaitPodAsync(ns, "exec", p => IsRunning(p, "main"), "running"), "main");
+        var ok = await Fixture.Runtime.ExecAsync(id, ["sh", "-c", "echo out; echo err >&2; exit 7"], TimeSpan.FromSeconds(10), CancellationToken.None);
+        Assert.Equal(7, ok.ExitCode);
+        Assert.Contains("out", ok.Output);
+        Assert.Contains("err", ok.Output);
+        var slow = await Fixture.Runtime.ExecAsync(id, ["sleep", "300"], TimeSpan.FromSeconds(1), CancellationToken.None);
+        Assert.Equal(-1, slow.ExitCode);
+        Assert.Contains("timed out", slow.Output);
+        // The timed-out process does not linger in the container.
+        await Eventually.True(async () =>
+            !(await Fixture.Runtime.ExecAsync(id, ["ps", "-o", "args"], TimeSpan.FromSeconds(10), CancellationToken.None)).Output.Contains("sleep 300", StringComparison.Ordinal),
+            "the timed-out exec killed");
+    }
+
+    [Fact]
     public async Task DeletingAPodStopsItsContainersAndRemovesItsNetworkNamespace()
     {
         var ns = await NewNamespaceAsync();
