@@ -115,6 +115,8 @@ public static class PodStartBenchmark
             $"--Orchestrator:ClusterCidr=10.{200 + Random.Shared.Next(50)}.0.0/16",
             "--Logging:LogLevel:Default=Warning",
             "--Logging:LogLevel:Orleans=Error",
+            "--Logging:LogLevel:Orleans.Runtime.Silo=Error",
+            "--Logging:LogLevel:Orleans.Runtime.SiloOptionsLogger=Error",
         ]);
         await silo.StartAsync();
         var node = "bench-node";
