@@ -256,8 +256,9 @@ public static class PodStartBenchmark
         var root = Path.Combine(work, "docker");
         Directory.CreateDirectory(root);
         var socket = Path.Combine(root, "docker.sock");
-        var chainsBefore = await DockerChainsAsync();
+        var rulesBefore = await DockerRulesAsync();
         var hadEtcDocker = Directory.Exists("/etc/docker");
+        var hadRunDocker = Directory.Exists("/run/docker");
         var info = new ProcessStartInfo(Dockerd)
         {
             ArgumentList =
@@ -313,69 +314,100 @@ public static class PodStartBenchmark
                     dockerd.Kill();
                 }
             }
-            await RemoveDockerNetworkingAsync(chainsBefore);
+            await RemoveDockerNetworkingAsync(rulesBefore);
             await containerd.EmptyNamespaceAsync("moby");
             await containerd.EmptyNamespaceAsync("plugins.moby");
             foreach (var mountPoint in ContainerdInstance.MountsUnder(root))
             {
                 await HostCommand.RunAsync("umount", ["--lazy", mountPoint]);
             }
+            // dockerd makes these whatever its roots are set to.
             if (!hadEtcDocker && Directory.Exists("/etc/docker"))
             {
                 Directory.Delete("/etc/docker", recursive: true);
             }
+            if (!hadRunDocker && Directory.Exists("/run/docker"))
+            {
+                Directory.Delete("/run/docker", recursive: true);
+            }
         }
     }
 
-    /// <summary>dockerd's iptables chains (DOCKER, DOCKER-USER, DOCKER-ISOLATION-*, DOCKER-INGRESS)
-    /// by table.</summary>
-    private static async Task<HashSet<string>> DockerChainsAsync()
+    private static readonly string[] Tables = ["filter", "nat", "mangle", "raw"];
+
+    /// <summary>The iptables rules and chains that name Docker (its DOCKER* chains, and rules on
+    /// docker0 and docker_gwbridge), by table, as "table rule" lines of iptables -S.</summary>
+    private static async Task<HashSet<string>> DockerRulesAsync()
     {
-        var chains = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var table in new[] { "filter", "nat" })
+        var rules = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var table in Tables)
         {
             foreach (var line in (await HostCommand.RunAsync("iptables", ["-t", table, "-S"])).StandardOutput.Split('\n'))
             {
-                if (line.StartsWith("-N DOCKER", StringComparison.Ordinal))
+                if ((line.StartsWith("-A ", StringComparison.Ordinal) || line.StartsWith("-N ", StringComparison.Ordinal))
+                    && line.Contains("docker", StringComparison.OrdinalIgnoreCase))
                 {
-                    chains.Add($"{table} {line[3..].Trim()}");
+                    rules.Add($"{table} {line.Trim()}");
                 }
             }
         }
-        return chains;
+        return rules;
     }
 
-    /// <summary>Removes the iptables chains dockerd added (the jumps to them first, then the
-    /// chains) and the bridges it made.</summary>
+    /// <summary>Removes what dockerd added to iptables (only Docker's own rules and chains that
+    /// were not there before it started: other programs' rules are never touched), and the
+    /// bridges it made.</summary>
     private static async Task RemoveDockerNetworkingAsync(HashSet<string> before)
     {
-        var added = (await DockerChainsAsync()).Except(before).Select(c => c.Split(' ')).ToList();
-        foreach (var table in added.Select(c => c[0]).Distinct())
+        var added = (await DockerRulesAsync()).Except(before).Select(r => (Table: r[..r.IndexOf(' ')], Rule: r[(r.IndexOf(' ') + 1)..])).ToList();
+        // Rules first (jumps into the chains included), then the emptied chains.
+        foreach (var (table, rule) in added.Where(r => r.Rule.StartsWith("-A ", StringComparison.Ordinal)))
         {
-            var ours = added.Where(c => c[0] == table).Select(c => c[1]).ToHashSet(StringComparer.Ordinal);
-            var rules = (await HostCommand.RunAsync("iptables", ["-t", table, "-S"])).StandardOutput.Split('\n');
-            foreach (var rule in rules.Where(r => r.StartsWith("-A ", StringComparison.Ordinal)))
-            {
-                var fields = rule.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                var jump = Array.IndexOf(fields, "-j");
-                if (!ours.Contains(fields[1]) && jump > 0 && jump + 1 < fields.Length && ours.Contains(fields[jump + 1]))
-                {
-                    await HostCommand.RunAsync("iptables", ["-t", table, "-D", .. fields[1..]]);
-                }
-            }
-            foreach (var chain in ours)
-            {
-                await HostCommand.RunAsync("iptables", ["-t", table, "-F", chain]);
-            }
-            foreach (var chain in ours)
-            {
-                await HostCommand.RunAsync("iptables", ["-t", table, "-X", chain]);
-            }
+            var fields = Tokens(rule);
+            await HostCommand.RunAsync("iptables", ["-t", table, "-D", .. fields.Skip(1)]);
+        }
+        foreach (var (table, rule) in added.Where(r => r.Rule.StartsWith("-N ", StringComparison.Ordinal)))
+        {
+            var chain = rule[3..].Trim();
+            await HostCommand.RunAsync("iptables", ["-t", table, "-F", chain]);
+            await HostCommand.RunAsync("iptables", ["-t", table, "-X", chain]);
         }
         foreach (var link in new[] { "docker0", "docker_gwbridge" })
         {
             await HostCommand.RunAsync("ip", ["link", "delete", link]);
         }
+    }
+
+    /// <summary>iptables -S fields: split on spaces, except inside double quotes (comments).</summary>
+    private static List<string> Tokens(string rule)
+    {
+        var tokens = new List<string>();
+        var current = new System.Text.StringBuilder();
+        var quoted = false;
+        foreach (var ch in rule)
+        {
+            if (ch == '"')
+            {
+                quoted = !quoted;
+            }
+            else if (ch == ' ' && !quoted)
+            {
+                if (current.Length > 0)
+                {
+                    tokens.Add(current.ToString());
+                    current.Clear();
+                }
+            }
+            else
+            {
+                current.Append(ch);
+            }
+        }
+        if (current.Length > 0)
+        {
+            tokens.Add(current.ToString());
+        }
+        return tokens;
     }
 
     private static async Task WaitAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, TimeSpan? poll = null)
