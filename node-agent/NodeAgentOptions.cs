@@ -57,6 +57,47 @@ public sealed class NodeAgentOptions
 
     /// <summary>A container that ran this long resets its back-off. Default 10 minutes.</summary>
     public TimeSpan BackoffReset { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>containerd's gRPC socket (what <c>ctr --address</c> takes). Default
+    /// /run/containerd/containerd.sock.</summary>
+    public string ContainerdAddress { get; set; } = "/run/containerd/containerd.sock";
+
+    /// <summary>The containerd namespace this agent keeps its containers in. Agents that share one
+    /// containerd (several nodes on one machine) each need their own. Default "orchestrator".</summary>
+    public string ContainerdNamespace { get; set; } = "orchestrator";
+
+    /// <summary>Where the agent keeps its state: container logs, pod volumes (emptyDir), sandbox
+    /// records and host-local's IP allocations. Default /var/lib/orchestrator-agent.</summary>
+    public string DataDirectory { get; set; } = DefaultDataDirectory;
+
+    /// <summary>Where pod network namespaces are bind-mounted, one file per pod. Default
+    /// /run/orchestrator-agent/netns (a tmpfs: namespaces do not outlive a reboot either).</summary>
+    public string NetnsDirectory { get; set; } = "/run/orchestrator-agent/netns";
+
+    /// <summary>The Linux bridge the pods of this node attach to; it gets the pod CIDR's first
+    /// address. At most 15 characters. Default "orch0".</summary>
+    public string BridgeName { get; set; } = "orch0";
+
+    /// <summary>Where the CNI plugins (bridge, host-local, loopback) are. Default /usr/lib/cni
+    /// (Debian's containernetworking-plugins).</summary>
+    public string CniPluginDirectory { get; set; } = "/usr/lib/cni";
+
+    /// <summary>Directories under which hostPath volumes may lie; a pod whose hostPath is elsewhere
+    /// fails to start with CreateContainerConfigError. Unset means
+    /// <see cref="DefaultAllowedHostPathRoots"/> (/tmp and /var/lib/orchestrator-agent/host).
+    /// Nullable because configuration binding appends to a list that has items already.</summary>
+    public List<string>? AllowedHostPathRoots { get; set; }
+
+    /// <summary>How long an image pull may take before it fails with ErrImagePull. Default 5 minutes.</summary>
+    public TimeSpan ImagePullTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    public const string DefaultDataDirectory = "/var/lib/orchestrator-agent";
+
+    public static IReadOnlyList<string> DefaultAllowedHostPathRoots { get; } = ["/tmp", DefaultDataDirectory + "/host"];
+
+    /// <summary><see cref="AllowedHostPathRoots"/>, or the defaults when it is not set.</summary>
+    public IReadOnlyList<string> EffectiveAllowedHostPathRoots =>
+        AllowedHostPathRoots is { Count: > 0 } roots ? roots : DefaultAllowedHostPathRoots;
 }
 
 public sealed class NodeAgentOptionsValidator : IValidateOptions<NodeAgentOptions>
@@ -84,6 +125,10 @@ public sealed class NodeAgentOptionsValidator : IValidateOptions<NodeAgentOption
         {
             problems.Add("Agent:RestartBackoff must be positive and Agent:MaxRestartBackoff at least as long.");
         }
+        if (o.Runtime == "containerd")
+        {
+            ValidateContainerd(o, problems);
+        }
         foreach (var t in o.Taints)
         {
             if (!NodeIdentity.TryParseTaint(t, out _))
@@ -92,5 +137,41 @@ public sealed class NodeAgentOptionsValidator : IValidateOptions<NodeAgentOption
             }
         }
         return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
+    }
+
+    private static void ValidateContainerd(NodeAgentOptions o, List<string> problems)
+    {
+        if (string.IsNullOrWhiteSpace(o.ContainerdAddress))
+        {
+            problems.Add("Agent:ContainerdAddress must be containerd's socket, such as /run/containerd/containerd.sock.");
+        }
+        // containerd's own rule for namespace names (identifiers.Validate).
+        if (!System.Text.RegularExpressions.Regex.IsMatch(o.ContainerdNamespace ?? "", "^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$") || o.ContainerdNamespace!.Length > 76)
+        {
+            problems.Add($"Agent:ContainerdNamespace \"{o.ContainerdNamespace}\" must be letters and digits, optionally separated by single '.', '_' or '-', such as orchestrator.");
+        }
+        foreach (var (name, value) in new[] { ("DataDirectory", o.DataDirectory), ("NetnsDirectory", o.NetnsDirectory), ("CniPluginDirectory", o.CniPluginDirectory) })
+        {
+            if (string.IsNullOrWhiteSpace(value) || !Path.IsPathRooted(value))
+            {
+                problems.Add($"Agent:{name} \"{value}\" must be an absolute path.");
+            }
+        }
+        // Linux interface names: IFNAMSIZ is 16 with the terminating NUL.
+        if (!System.Text.RegularExpressions.Regex.IsMatch(o.BridgeName ?? "", "^[A-Za-z0-9_.-]{1,15}$"))
+        {
+            problems.Add($"Agent:BridgeName \"{o.BridgeName}\" must be 1 to 15 letters, digits, '.', '_' or '-', such as orch0.");
+        }
+        foreach (var root in o.EffectiveAllowedHostPathRoots)
+        {
+            if (string.IsNullOrWhiteSpace(root) || !Path.IsPathRooted(root) || root.Contains(',', StringComparison.Ordinal))
+            {
+                problems.Add($"Agent:AllowedHostPathRoots entry \"{root}\" must be an absolute path without commas, such as /srv/data.");
+            }
+        }
+        if (o.ImagePullTimeout <= TimeSpan.Zero)
+        {
+            problems.Add("Agent:ImagePullTimeout must be positive.");
+        }
     }
 }

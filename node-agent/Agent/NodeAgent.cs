@@ -76,12 +76,14 @@ public sealed partial class NodeAgent : IAsyncDisposable
         }
         if (type == WatchEventType.Deleted)
         {
-            // Removed from the API (finished by us, or force-deleted): make sure nothing is left.
-            if (_workers.TryRemove(pod.Metadata.Uid!, out var worker))
-            {
-                _ = RetireAsync(worker);
-            }
-            return CleanUpPodAsync(pod.Metadata.Uid!);
+            // Removed from the API (finished by us, or force-deleted): make sure nothing is left,
+            // in the background: with real containers a stop can take the whole grace period, and
+            // the watch must not wait for it pod after pod.
+            var grace = TimeSpan.FromSeconds(pod.Metadata.DeletionGracePeriodSeconds ?? pod.Spec.TerminationGracePeriodSeconds ?? Defaults.TerminationGracePeriodSeconds);
+            _ = _workers.TryRemove(pod.Metadata.Uid!, out var worker)
+                ? RetireAsync(worker, grace)
+                : CleanUpInBackgroundAsync(pod.Metadata.Uid!, grace);
+            return Task.CompletedTask;
         }
         _workers.AddOrUpdate(pod.Metadata.Uid!, _ => new PodWorker(_node, pod), (_, w) =>
         {
@@ -109,31 +111,48 @@ public sealed partial class NodeAgent : IAsyncDisposable
             }
         }
         var token = _stop.Token;
-        foreach (var uid in (await _node.Runtime.ListContainersAsync(token)).Select(c => c.PodUid)
-            .Concat((await _node.Runtime.ListSandboxesAsync(token)).Select(s => s.PodUid)).Distinct().ToList())
+        var orphans = (await _node.Runtime.ListContainersAsync(token)).Select(c => c.PodUid)
+            .Concat((await _node.Runtime.ListSandboxesAsync(token)).Select(s => s.PodUid)).Distinct()
+            .Where(uid => !listed.Contains(uid) && !_workers.ContainsKey(uid))
+            .ToList();
+        foreach (var uid in orphans)
         {
-            if (!listed.Contains(uid) && !_workers.ContainsKey(uid))
-            {
-                LogOrphan(_node.Logger, uid);
-                await CleanUpPodAsync(uid);
-            }
+            LogOrphan(_node.Logger, uid);
         }
+        // In parallel: each may wait out a grace period.
+        await Task.WhenAll(orphans.Select(uid => CleanUpPodAsync(uid, TimeSpan.FromSeconds(Defaults.TerminationGracePeriodSeconds))));
         _listedOnce = true;
     }
 
-    private async Task RetireAsync(PodWorker worker)
+    private async Task RetireAsync(PodWorker worker, TimeSpan? grace = null)
     {
         await worker.DisposeAsync();
-        await CleanUpPodAsync(worker.Uid);
+        await CleanUpInBackgroundAsync(worker.Uid, grace ?? TimeSpan.FromSeconds(worker.Pod.Spec.TerminationGracePeriodSeconds ?? Defaults.TerminationGracePeriodSeconds));
+    }
+
+    /// <summary>A clean-up nobody awaits: its failure is logged (the next resync retries it).</summary>
+    private async Task CleanUpInBackgroundAsync(string uid, TimeSpan grace)
+    {
+        try
+        {
+            await CleanUpPodAsync(uid, grace);
+        }
+        catch (Exception ex) when (!_stop.IsCancellationRequested)
+        {
+            LogCleanUpFailed(_node.Logger, ex, uid);
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     /// <summary>Stops and removes everything of a pod that is no longer ours.</summary>
-    private async Task CleanUpPodAsync(string uid)
+    private async Task CleanUpPodAsync(string uid, TimeSpan grace)
     {
         var token = _stop.Token;
         var containers = (await _node.Runtime.ListContainersAsync(token)).Where(c => c.PodUid == uid).ToList();
         await Task.WhenAll(containers.Where(c => c.State == ContainerRunState.Running)
-            .Select(c => _node.Runtime.StopContainerAsync(c.Id, TimeSpan.FromSeconds(Defaults.TerminationGracePeriodSeconds), token)));
+            .Select(c => _node.Runtime.StopContainerAsync(c.Id, grace, token)));
         foreach (var c in containers)
         {
             await _node.Runtime.RemoveContainerAsync(c.Id, token);
@@ -240,6 +259,9 @@ public sealed partial class NodeAgent : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Listing containers failed")]
     private static partial void LogRelistFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Cleaning up pod {Uid} failed; the next resync retries")]
+    private static partial void LogCleanUpFailed(ILogger logger, Exception exception, string uid);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Removing containers of pod {Uid}, which is not bound to this node")]
     private static partial void LogOrphan(ILogger logger, string uid);

@@ -268,7 +268,15 @@ internal sealed partial class PodWorker : IAsyncDisposable
             {
                 state = new ContainerState { Terminated = Terminated(latest) };
                 started = false;
-                if (latest.ExitCode == 0)
+                if (ShouldRestart(pod.Spec.RestartPolicy, latest))
+                {
+                    // Exited but due for a restart (a real container can exit between its start
+                    // and this status): the pod is still running, as Kubernetes' getPhase has it
+                    // for restartPolicy Always and OnFailure. Counting it as finished would
+                    // report a terminal phase, after which the pod is never restarted.
+                    running++;
+                }
+                else if (latest.ExitCode == 0)
                 {
                     succeeded++;
                 }

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orchestrator.NodeAgent.Agent;
 using Orchestrator.NodeAgent.Runtime;
+using Orchestrator.NodeAgent.Runtime.Containerd;
 
 namespace Orchestrator.NodeAgent.Hosting;
 
@@ -10,7 +11,6 @@ namespace Orchestrator.NodeAgent.Hosting;
 public sealed partial class AgentService(
     IOptions<NodeAgentOptions> options,
     IClusterClient client,
-    IServiceProvider services,
     TimeProvider time,
     ILoggerFactory loggers) : BackgroundService
 {
@@ -19,7 +19,8 @@ public sealed partial class AgentService(
         var o = options.Value;
         var logger = loggers.CreateLogger("Orchestrator.NodeAgent");
         var names = o.HollowNodes == 1 ? [o.NodeName] : Enumerable.Range(0, o.HollowNodes).Select(i => $"{o.NodeName}-{i}").ToList();
-        await using var group = new NodeAgentGroup(names, o, client, _ => CreateRuntime(o), time, logger);
+        var runtimeFor = await CreateRuntimeFactoryAsync(o, stoppingToken);
+        await using var group = new NodeAgentGroup(names, o, client, runtimeFor, time, logger);
         await group.StartAsync(stoppingToken);
         LogStarted(logger, names.Count, o.Runtime);
         try
@@ -31,12 +32,22 @@ public sealed partial class AgentService(
         }
     }
 
-    private IContainerRuntime CreateRuntime(NodeAgentOptions o) => o.Runtime switch
+    /// <summary>The fake runtime gives each hollow node its own; containerd is one per agent
+    /// (the options allow only one node with it), connected before the node registers so that
+    /// the node reports containerd's version.</summary>
+    private async Task<Func<string, IContainerRuntime>> CreateRuntimeFactoryAsync(NodeAgentOptions o, CancellationToken cancellationToken)
     {
-        "fake" => new FakeRuntime(time),
-        _ => services.GetService(typeof(IContainerRuntime)) as IContainerRuntime
-            ?? throw new InvalidOperationException("Agent:Runtime=containerd is not available in this build; use Agent:Runtime=fake."),
-    };
+        if (o.Runtime == "fake")
+        {
+            return _ => new FakeRuntime(time);
+        }
+        if (!OperatingSystem.IsLinux())
+        {
+            throw new PlatformNotSupportedException("Agent:Runtime=containerd needs Linux; use Agent:Runtime=fake.");
+        }
+        var runtime = await ContainerdRuntime.CreateAsync(o, time, loggers.CreateLogger<ContainerdRuntime>(), cancellationToken);
+        return _ => runtime;
+    }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Started {Count} node agent(s) with the {Runtime} runtime")]
     private static partial void LogStarted(ILogger logger, int count, string runtime);

@@ -4,6 +4,7 @@ using Orchestrator.Benchmarks;
 var benchmarks = new Dictionary<string, Func<string[], Task<int>>>(StringComparer.OrdinalIgnoreCase)
 {
     ["scheduling"] = SchedulingBenchmark.RunAsync,
+    ["pod-start"] = args => OperatingSystem.IsLinux() ? PodStartBenchmark.RunAsync(args) : Task.FromResult(1),
 };
 
 if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var run))

@@ -19,7 +19,17 @@ public sealed class ControlPlaneFixture : IAsyncLifetime
 {
     private readonly TempDirectory _data = new("orch-cp");
     private readonly List<NodeAgentGroup> _nodeGroups = [];
+    private readonly IReadOnlyList<string> _extraArgs;
     private WebApplication? _app;
+
+    public ControlPlaneFixture()
+        : this([])
+    {
+    }
+
+    /// <summary>A control plane with settings of its own (e.g. a cluster CIDR), for fixtures
+    /// that host one inside themselves.</summary>
+    internal ControlPlaneFixture(IReadOnlyList<string> extraArgs) => _extraArgs = extraArgs;
 
     public int HttpPort { get; } = Ports.Free();
 
@@ -55,6 +65,7 @@ public sealed class ControlPlaneFixture : IAsyncLifetime
             $"--Orchestrator:GatewayPort={GatewayPort}",
             $"--Orchestrator:ClusterId={ClusterId}",
             .. FastSettings,
+            .. _extraArgs,
         ];
         _app = SiloApp.Build(args);
         await _app.StartAsync();
