@@ -67,6 +67,8 @@ public sealed partial class ContainerdRuntime : IContainerRuntime, IUsesPodCidr
         return runtime;
     }
 
+    public bool ProbesReachContainers => true;
+
     public string Version { get; }
 
     public string Namespace => _ctr.Namespace;

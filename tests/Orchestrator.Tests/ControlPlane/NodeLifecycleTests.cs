@@ -16,7 +16,7 @@ public sealed class NodeLifecycleTests(ControlPlaneFixture cp)
         var ns = await cp.NewNamespaceAsync();
         var zone = new Dictionary<string, string> { ["zone"] = ns };
         var doomed = await cp.StartFakeNodesAsync([$"{ns}-doomed"], labels: zone);
-        var survivor = (NodeAgent.Agent.NodeAgentGroup?)null;
+        Orchestrator.NodeAgent.Agent.NodeAgentGroup? survivor = null;
         try
         {
             // Everything lands on the doomed node first.

@@ -56,6 +56,8 @@ public sealed class PodWorkerTests(ControlPlaneFixture cp)
     {
         public string Version => inner.Version;
 
+        public bool ProbesReachContainers => inner.ProbesReachContainers;
+
         public Task ConfigurePodCidrAsync(string? podCidr, CancellationToken cancellationToken) => inner.ConfigurePodCidrAsync(podCidr, cancellationToken);
 
         public Task<Sandbox> RunSandboxAsync(Pod pod, CancellationToken cancellationToken) => inner.RunSandboxAsync(pod, cancellationToken);
