@@ -1,8 +1,22 @@
 #!/usr/bin/env bash
-# Stops what scripts/up.sh started, by the PIDs it recorded. State stays in run/data.
+# Stops what scripts/up.sh started, by the PIDs it recorded: first the sample workload is
+# deleted (so its containers stop), then the agent, the silo and containerd (only if up.sh
+# started it). State stays in run/data. Workloads of your own keep their objects; delete them
+# before running this if their containers should stop too.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-for name in agent silo; do
+api=${ORCHESTRATOR_API:-http://127.0.0.1:8080}
+
+if curl -sf "$api/readyz" >/dev/null 2>&1; then
+  curl -sf -X DELETE "$api/apis/apps/v1/namespaces/default/deployments/hello" >/dev/null && echo "deleted the sample deployment"
+  curl -sf -X DELETE "$api/api/v1/namespaces/default/services/hello" >/dev/null
+  for _ in $(seq 1 60); do
+    curl -sf "$api/api/v1/namespaces/default/pods?labelSelector=app%3Dhello" | grep -q '"kind":"Pod"' || break
+    sleep 0.5
+  done
+fi
+# containerd only if up.sh started it (its PID file exists); a system containerd stays.
+for name in agent silo containerd; do
   if [ -f "run/$name.pid" ]; then
     pid=$(cat "run/$name.pid")
     if kill "$pid" 2>/dev/null; then
@@ -13,3 +27,6 @@ for name in agent silo; do
     rm -f "run/$name.pid"
   fi
 done
+# The agent's pod bridge (made by the CNI bridge plugin) goes with it.
+ip link del orch0 2>/dev/null && echo "removed bridge orch0"
+exit 0

@@ -9,6 +9,13 @@ packages=(
   iproute2
   procps
   sqlite3
+  util-linux
+  # node agents: containers, pod networking, service routing, the test image
+  containerd
+  runc
+  containernetworking-plugins
+  iptables
+  busybox-static
 )
 
 if ! command -v dotnet >/dev/null 2>&1; then
@@ -25,5 +32,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
+  # Packages must not start services here (there may be no init system to manage them):
+  # Orchestrator's scripts and tests start what they need themselves.
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod +x /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Brings Orchestrator up on this machine and runs the sample workload (examples/hello.yaml):
-# one control-plane silo (embedded profile: state in run/data) and one node agent, both in
-# the background with their logs and PIDs under run/. Stop them with scripts/down.sh.
+# Brings Orchestrator up on this machine and runs the sample workload (examples/hello.yaml) in
+# real containers: one control-plane silo (embedded profile: state in run/data) and one node
+# agent driving containerd (started here if none is running), all in the background with their
+# logs and PIDs under run/. Stop them with scripts/down.sh. AGENT_RUNTIME=fake runs the sample
+# without containers (no root needed for the agent then).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 api=${ORCHESTRATOR_API:-http://127.0.0.1:8080}
-runtime=${AGENT_RUNTIME:-fake}
+runtime=${AGENT_RUNTIME:-containerd}
+containerd_socket=/run/containerd/containerd.sock
 
 scripts/install-deps.sh
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -35,6 +38,16 @@ wait_for() { # description, command...
   exit 1
 }
 
+if [ "$runtime" = containerd ]; then
+  if ! ctr --address "$containerd_socket" version >/dev/null 2>&1; then
+    start containerd containerd
+    wait_for "containerd" ctr --address "$containerd_socket" version
+  fi
+  # No registry is reachable: the sample's image is built here from busybox-static.
+  scripts/build-test-image.sh run/image "$containerd_socket" orchestrator >/dev/null
+  echo "imported localhost/busybox:test into containerd"
+fi
+
 start silo dotnet "$root/silos/bin/Release/net10.0/Orchestrator.Silo.dll" --urls "$api" --Orchestrator:DataDirectory="$root/run/data"
 wait_for "the API at $api" curl -sf "$api/readyz"
 start agent dotnet "$root/node-agent/bin/Release/net10.0/Orchestrator.NodeAgent.dll" --Agent:Runtime="$runtime" --Agent:NodeName="$(hostname | tr 'A-Z_' 'a-z-')"
@@ -55,6 +68,11 @@ curl -sf "$api/api/v1/namespaces/default/pods?labelSelector=app%3Dhello" | sed '
       field() { echo "$pod" | grep -oE "\"$1\":\"[^\"]*\"" | head -1 | cut -d'"' -f4; }
       printf '%-26s %-10s %-10s %s\n' "$(field name)" "$(field phase)" "$(field nodeName)" "$(field podIP)"
     done
+ip=$(curl -sf "$api/api/v1/namespaces/default/pods?labelSelector=app%3Dhello" | grep -oE '"podIP":"[0-9.]+"' | head -1 | cut -d'"' -f4)
+if [ "$runtime" = containerd ] && [ -n "$ip" ]; then
+  echo
+  echo "curl http://$ip:8080/  ->  $(curl -sf --max-time 5 "http://$ip:8080/" || echo '(no answer)')"
+fi
 echo
 echo "API: $api   (try: curl $api/api/v1/namespaces/default/pods)"
 echo "stop everything with: scripts/down.sh"
