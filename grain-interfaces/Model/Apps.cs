@@ -165,6 +165,11 @@ public static class WellKnown
     /// fails the rollout.</summary>
     public const string RollbackUnavailableSecondsAnnotation = "orchestrator.dev/rollback-unavailable-seconds";
 
+    /// <summary>A new revision counts as good (and safe to roll back to later) only once all its
+    /// pods have stayed Ready this many seconds (default 10): a container that crashes right after
+    /// starting looks available for a moment.</summary>
+    public const string RollbackWindowSecondsAnnotation = "orchestrator.dev/rollback-window-seconds";
+
     /// <summary>Set by the controller: the pod-template-hash of a template it rolled back from.
     /// While spec.template still is that template, the rollback holds.</summary>
     public const string RolledBackTemplateAnnotation = "orchestrator.dev/rolled-back-template";
@@ -173,6 +178,10 @@ public static class WellKnown
     public const string RolledBackToAnnotation = "orchestrator.dev/rolled-back-to";
 
     /// <summary>On a ReplicaSet: it once ran the deployment's full replica count, available
-    /// (a safe revision to roll back to).</summary>
+    /// (a revision to roll back to).</summary>
     public const string CompletedAnnotation = "orchestrator.dev/completed";
+
+    /// <summary>On a ReplicaSet: it stayed fully available for the rollback window; its rollout is
+    /// over (no longer watched for failure) and it is the preferred revision to roll back to.</summary>
+    public const string StableAnnotation = "orchestrator.dev/stable";
 }

@@ -7,19 +7,51 @@ namespace Orchestrator.Grains.Apps;
 /// once ran in full (the candidates for an automatic rollback).</summary>
 public sealed partial class DeploymentGrain
 {
-    /// <summary>Marks the running revision as completed: it ran all replicas, available.</summary>
-    private async Task MarkCompletedAsync(Deployment d, IReadOnlyList<ReplicaSet> all)
+    /// <summary>Marks the running revision completed as soon as it is fully available, and stable
+    /// once every one of its pods has stayed Ready for the rollback window. Returns how long until
+    /// it could become stable, if not yet.</summary>
+    private async Task<TimeSpan?> MarkCompletedAsync(Deployment d, IReadOnlyList<ReplicaSet> all)
     {
         var current = RolledBackTarget(d, all) ?? SplitNewAndOld(d, all).New;
-        if (current is null || current.Metadata.Annotation(WellKnown.CompletedAnnotation) == "true")
+        if (current is null || current.Metadata.Annotation(WellKnown.StableAnnotation) == "true")
         {
-            return;
+            return null;
         }
-        var annotations = new Dictionary<string, string>(current.Metadata.Annotations ?? new Dictionary<string, string>())
+        var marks = new Dictionary<string, string> { [WellKnown.CompletedAnnotation] = "true" };
+        var window = TimeSpan.FromSeconds(IntAnnotation(d, WellKnown.RollbackWindowSecondsAnnotation, 10));
+        var pods = (await PodsOfAsync(current)).Where(p => p.IsActive()).ToList();
+        var readySince = pods.Select(p => Conditions.Get(p.Status?.Conditions, PodConditionType.Ready))
+            .Select(c => c?.Status == ConditionStatus.True ? c.LastTransitionTime : null)
+            .ToList();
+        TimeSpan? wait = TimeSpan.FromSeconds(1);
+        if (pods.Count == (d.Spec.Replicas ?? 1) && readySince.All(t => t is not null))
         {
-            [WellKnown.CompletedAnnotation] = "true",
-        };
-        await GrainFactory.GetGrain<IReplicaSetGrain>(current.Key()).UpdateAsync(current with { Metadata = current.Metadata with { Annotations = annotations } });
+            // No pods at all (replicas: 0) is stable at once.
+            var stableAt = readySince.Count == 0 ? Now : readySince.Max()!.Value + window;
+            if (stableAt <= Now)
+            {
+                marks[WellKnown.StableAnnotation] = "true";
+                wait = null;
+            }
+            else
+            {
+                wait = stableAt - Now + TimeSpan.FromMilliseconds(50);
+            }
+        }
+        if (marks.All(m => current.Metadata.Annotation(m.Key) == m.Value))
+        {
+            return wait;
+        }
+        await ChangeReplicaSetAsync(current, rs =>
+        {
+            var annotations = new Dictionary<string, string>(rs.Metadata.Annotations ?? new Dictionary<string, string>());
+            foreach (var (k, v) in marks)
+            {
+                annotations[k] = v;
+            }
+            return rs with { Metadata = rs.Metadata with { Annotations = annotations } };
+        });
+        return wait;
     }
 
     /// <summary>Deletes the oldest scaled-down ReplicaSets beyond revisionHistoryLimit.</summary>

@@ -68,30 +68,38 @@ public sealed partial class DeploymentGrain
         return await WriteStatusAsync(d with { Status = (d.Status ?? new DeploymentStatus()) with { Conditions = conditions } }) ?? d;
     }
 
-    /// <summary>Checks whether the rollout in progress has failed and, if so, rolls back.</summary>
-    private async Task<ReconcileResult?> MaybeRollBackAsync(Deployment d, IReadOnlyList<ReplicaSet> all, Progress progress)
+    /// <summary>Checks whether the rollout in progress has failed and, if so, rolls back. Also says
+    /// when to check again while the rollout is still under watch.</summary>
+    private async Task<(bool RolledBack, ReconcileResult? Recheck)> MaybeRollBackAsync(Deployment d, IReadOnlyList<ReplicaSet> all, Progress progress)
     {
-        if (progress.Complete || d.Metadata.Annotation(WellKnown.AutoRollbackAnnotation) == "false" || RolledBackTarget(d, all) is not null)
+        // A rollout stays under watch until its revision is marked completed, which happens only
+        // after the rollback window: "complete" for a moment is not good enough.
+        if (d.Metadata.Annotation(WellKnown.AutoRollbackAnnotation) == "false" || RolledBackTarget(d, all) is not null)
         {
-            return null;
+            return (false, null);
         }
         var (newRs, olds) = SplitNewAndOld(d, all);
-        if (newRs is null || newRs.Metadata.Annotation(WellKnown.CompletedAnnotation) == "true")
+        if (newRs is null || newRs.Metadata.Annotation(WellKnown.StableAnnotation) == "true")
         {
-            return null;
+            return (false, null);
         }
-        // Roll back to the newest revision that once ran in full.
-        var target = olds.Where(rs => rs.Metadata.Annotation(WellKnown.CompletedAnnotation) == "true").MaxBy(Revision);
+        // Roll back to the newest revision that stayed fully available, else the newest that
+        // was fully available at least once.
+        var completed = olds.Where(rs => rs.Metadata.Annotation(WellKnown.CompletedAnnotation) == "true").ToList();
+        var target = completed.Where(rs => rs.Metadata.Annotation(WellKnown.StableAnnotation) == "true").MaxBy(Revision) ?? completed.MaxBy(Revision);
         if (target is null)
         {
-            return null;
+            return (false, null);
         }
         var (failed, recheck) = progress.DeadlineExceeded
             ? ($"the rollout made no progress for {d.Spec.ProgressDeadlineSeconds} s (progressDeadlineSeconds)", (TimeSpan?)null)
             : await FailingPodsAsync(d, newRs);
         if (failed is null)
         {
-            return recheck is { } r ? ReconcileResult.After(r) : null;
+            // Restarts change no ReplicaSet status, so nothing pokes us when a new pod starts
+            // crash-looping: while the rollout is in progress, look again every few seconds.
+            var poll = TimeSpan.FromSeconds(2);
+            return (false, ReconcileResult.After(recheck is { } r && r < poll ? r : poll));
         }
         var annotations = new Dictionary<string, string>(d.Metadata.Annotations ?? new Dictionary<string, string>())
         {
@@ -110,7 +118,7 @@ public sealed partial class DeploymentGrain
         }, Now);
         await WriteStatusAsync(d with { Status = (d.Status ?? new DeploymentStatus()) with { Conditions = conditions } });
         await Services.Events.WarningAsync(d, "RolledBack", message, Component);
-        return ReconcileResult.After(TimeSpan.Zero);
+        return (true, null);
     }
 
     /// <summary>Why the new revision's pods are failing, if they are: a pod restarted more than

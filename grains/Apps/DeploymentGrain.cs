@@ -75,13 +75,21 @@ public sealed partial class DeploymentGrain(
         var requeue = IsRecreate(d) ? await RolloutRecreateAsync(d, newRs, olds) : await RolloutRollingAsync(d, newRs, olds);
         all = await ReplicaSetsAsync(d);
         var progress = await SyncStatusAsync(d, all, paused: false);
-        if (await MaybeRollBackAsync(d, all, progress) is { } rolledBack)
+        var (rolledBack, watchAgain) = await MaybeRollBackAsync(d, all, progress);
+        if (rolledBack)
         {
-            return rolledBack;
+            return ReconcileResult.After(TimeSpan.Zero);
+        }
+        if (watchAgain is { } again)
+        {
+            requeue = Min(requeue, again);
         }
         if (progress.Complete)
         {
-            await MarkCompletedAsync(d, all);
+            if (await MarkCompletedAsync(d, all) is { } stableIn)
+            {
+                requeue = Min(requeue, ReconcileResult.After(stableIn));
+            }
             await CleanupHistoryAsync(d, all);
         }
         return Min(requeue, progress.Requeue);
@@ -217,7 +225,7 @@ public sealed partial class DeploymentGrain(
         {
             [WellKnown.RevisionAnnotation] = (max + 1).ToString(CultureInfo.InvariantCulture),
         };
-        return await GrainFactory.GetGrain<IReplicaSetGrain>(newRs.Key()).UpdateAsync(newRs with { Metadata = newRs.Metadata with { Annotations = annotations } });
+        return await ChangeReplicaSetAsync(newRs, rs => rs with { Metadata = rs.Metadata with { Annotations = annotations } });
     }
 
     /// <summary>The deployment carries its current revision, as Kubernetes' does.</summary>
@@ -243,10 +251,32 @@ public sealed partial class DeploymentGrain(
         {
             return rs;
         }
-        var scaled = await GrainFactory.GetGrain<IReplicaSetGrain>(rs.Key()).UpdateAsync(rs with { Spec = rs.Spec with { Replicas = replicas } });
+        var scaled = await ChangeReplicaSetAsync(rs, r => r with { Spec = r.Spec with { Replicas = replicas } });
         var verb = replicas > current ? "up" : "down";
         await Services.Events.NormalAsync(d, "ScalingReplicaSet", $"Scaled {verb} replica set {rs.Metadata.Name} from {current} to {replicas}", Component);
         return scaled;
+    }
+
+    /// <summary>
+    /// Changes one of our ReplicaSets through its grain. The ReplicaSet's own controller writes its
+    /// status all the time, so a change based on a listed copy can be stale: on a conflict, read
+    /// the ReplicaSet again and apply the change to that (a few times, then give up to the
+    /// reconcile's back-off).
+    /// </summary>
+    private async Task<ReplicaSet> ChangeReplicaSetAsync(ReplicaSet rs, Func<ReplicaSet, ReplicaSet> change)
+    {
+        var grain = GrainFactory.GetGrain<IReplicaSetGrain>(rs.Key());
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await grain.UpdateAsync(change(rs));
+            }
+            catch (ApiException ex) when (ex.Reason == StatusReason.Conflict && attempt < 4)
+            {
+                rs = await grain.GetAsync() ?? throw ApiErrors.NotFound(ReplicaSet.Type, rs.Metadata.Name!);
+            }
+        }
     }
 
     /// <summary>While paused, only the replica count follows the spec: the ReplicaSet with pods

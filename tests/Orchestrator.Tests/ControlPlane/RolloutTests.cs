@@ -142,7 +142,17 @@ public sealed class RolloutTests(ControlPlaneFixture cp)
                 await SetImageAsync(ns, "web", image);
                 await CompleteAsync(ns, "web", image, 1);
             }
-            var sets = await Eventually.Until(async () => await Api.ListAsync<ReplicaSet>($"/apis/apps/v1/namespaces/{ns}/replicasets") is { Count: 3 } l ? l : null, "history pruned to 2 old revisions");
+            List<ReplicaSet> sets;
+            try
+            {
+                sets = await Eventually.Until(async () => await Api.ListAsync<ReplicaSet>($"/apis/apps/v1/namespaces/{ns}/replicasets") is { Count: 3 } l ? l : null, "history pruned to 2 old revisions");
+            }
+            catch (TimeoutException ex)
+            {
+                var all = await Api.ListAsync<ReplicaSet>($"/apis/apps/v1/namespaces/{ns}/replicasets");
+                var dep = await Api.GetAsync<Deployment>($"/apis/apps/v1/namespaces/{ns}/deployments/web");
+                throw new TimeoutException(ex.Message + "\n" + string.Join("\n", all.Select(r => $"{r.Metadata.Name} rev={DeploymentGrain.Revision(r)} spec={r.Spec.Replicas} st={r.Status?.Replicas} ann={ResourceJson.SerializeToString(r.Metadata.Annotations)}")) + "\n" + ResourceJson.SerializeToString(dep.Status), ex);
+            }
             Assert.Equal([3, 4, 5], sets.Select(DeploymentGrain.Revision).Order().ToArray());
 
             // Back to v4: its ReplicaSet is reused and becomes revision 6.
