@@ -25,6 +25,7 @@ public static class ControlPlaneSiloBuilderExtensions
         services.AddSingleton<GarbageCollector>();
         services.AddSingleton<EventRecorder>();
         services.AddSingleton<GrainServices>();
+        services.AddSingleton<Index.IndexServices>();
         services.AddHostedService<ControlPlaneBootstrap>();
         return silo;
     }

@@ -1,6 +1,3 @@
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
-using Orchestrator.Grains.Storage;
 using Orchestrator.Model;
 
 namespace Orchestrator.Grains.Index;
@@ -10,8 +7,8 @@ namespace Orchestrator.Grains.Index;
 [GrainType("pod-index")]
 public sealed class PodIndexGrain(
     [PersistentState("index", "resources")] IPersistentState<IndexState> state,
-    IGrainStateCatalog catalog, IOptions<ControlPlaneOptions> options, TimeProvider time, ILoggerFactory loggers)
-    : ResourceIndexGrain<Pod>(state, catalog, options, time, loggers)
+    IndexServices services)
+    : ResourceIndexGrain<Pod>(state, services)
 {
     // Node agents list and watch the pods of their node: file pods by node name.
     protected override IEnumerable<string> SecondaryKeys(Pod obj) =>
@@ -24,47 +21,47 @@ public sealed class PodIndexGrain(
 [GrainType("node-index")]
 public sealed class NodeIndexGrain(
     [PersistentState("index", "resources")] IPersistentState<IndexState> state,
-    IGrainStateCatalog catalog, IOptions<ControlPlaneOptions> options, TimeProvider time, ILoggerFactory loggers)
-    : ResourceIndexGrain<Node>(state, catalog, options, time, loggers);
+    IndexServices services)
+    : ResourceIndexGrain<Node>(state, services);
 
 [GrainType("namespace-index")]
 public sealed class NamespaceIndexGrain(
     [PersistentState("index", "resources")] IPersistentState<IndexState> state,
-    IGrainStateCatalog catalog, IOptions<ControlPlaneOptions> options, TimeProvider time, ILoggerFactory loggers)
-    : ResourceIndexGrain<Namespace>(state, catalog, options, time, loggers);
+    IndexServices services)
+    : ResourceIndexGrain<Namespace>(state, services);
 
 [GrainType("service-index")]
 public sealed class ServiceIndexGrain(
     [PersistentState("index", "resources")] IPersistentState<IndexState> state,
-    IGrainStateCatalog catalog, IOptions<ControlPlaneOptions> options, TimeProvider time, ILoggerFactory loggers)
-    : ResourceIndexGrain<Service>(state, catalog, options, time, loggers);
+    IndexServices services)
+    : ResourceIndexGrain<Service>(state, services);
 
 [GrainType("endpoints-index")]
 public sealed class EndpointsIndexGrain(
     [PersistentState("index", "resources")] IPersistentState<IndexState> state,
-    IGrainStateCatalog catalog, IOptions<ControlPlaneOptions> options, TimeProvider time, ILoggerFactory loggers)
-    : ResourceIndexGrain<Endpoints>(state, catalog, options, time, loggers);
+    IndexServices services)
+    : ResourceIndexGrain<Endpoints>(state, services);
 
 [GrainType("replicaset-index")]
 public sealed class ReplicaSetIndexGrain(
     [PersistentState("index", "resources")] IPersistentState<IndexState> state,
-    IGrainStateCatalog catalog, IOptions<ControlPlaneOptions> options, TimeProvider time, ILoggerFactory loggers)
-    : ResourceIndexGrain<ReplicaSet>(state, catalog, options, time, loggers);
+    IndexServices services)
+    : ResourceIndexGrain<ReplicaSet>(state, services);
 
 [GrainType("deployment-index")]
 public sealed class DeploymentIndexGrain(
     [PersistentState("index", "resources")] IPersistentState<IndexState> state,
-    IGrainStateCatalog catalog, IOptions<ControlPlaneOptions> options, TimeProvider time, ILoggerFactory loggers)
-    : ResourceIndexGrain<Deployment>(state, catalog, options, time, loggers);
+    IndexServices services)
+    : ResourceIndexGrain<Deployment>(state, services);
 
 [GrainType("event-index")]
 public sealed class EventIndexGrain(
     [PersistentState("index", "resources")] IPersistentState<IndexState> state,
-    IGrainStateCatalog catalog, IOptions<ControlPlaneOptions> options, TimeProvider time, ILoggerFactory loggers)
-    : ResourceIndexGrain<Event>(state, catalog, options, time, loggers)
+    IndexServices services)
+    : ResourceIndexGrain<Event>(state, services)
 {
-    private readonly TimeSpan _ttl = options.Value.EventTtl;
-    private readonly TimeProvider _clock = time;
+    private readonly TimeSpan _ttl = services.Options.Value.EventTtl;
+    private readonly TimeProvider _clock = services.Time;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {

@@ -8,6 +8,18 @@ using Orleans.Runtime;
 
 namespace Orchestrator.Grains.Index;
 
+/// <summary>What every index grain needs from the silo, in one constructor argument.</summary>
+public sealed class IndexServices(IGrainStateCatalog catalog, IOptions<ControlPlaneOptions> options, TimeProvider time, ILoggerFactory loggerFactory)
+{
+    public IGrainStateCatalog Catalog { get; } = catalog;
+
+    public IOptions<ControlPlaneOptions> Options { get; } = options;
+
+    public TimeProvider Time { get; } = time;
+
+    public ILoggerFactory LoggerFactory { get; } = loggerFactory;
+}
+
 /// <summary>
 /// One kind's watch cache: every current object (loaded from storage on activation), a
 /// monotonic resourceVersion, and a bounded change log that watches resume from. After a
@@ -40,13 +52,13 @@ public abstract class ResourceIndexGrain<T> : Grain, IResourceIndexGrain<T> wher
     /// <summary>Watches waiting for a change; each is woken only by a change it matches.</summary>
     private readonly List<Waiter> _waiters = [];
 
-    protected ResourceIndexGrain(IPersistentState<IndexState> state, IGrainStateCatalog catalog, IOptions<ControlPlaneOptions> options, TimeProvider time, ILoggerFactory loggerFactory)
+    protected ResourceIndexGrain(IPersistentState<IndexState> state, IndexServices services)
     {
         _state = state;
-        _catalog = catalog;
-        _options = options.Value;
-        _time = time;
-        _logger = loggerFactory.CreateLogger(GetType());
+        _catalog = services.Catalog;
+        _options = services.Options.Value;
+        _time = services.Time;
+        _logger = services.LoggerFactory.CreateLogger(GetType());
     }
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
