@@ -91,6 +91,22 @@ public sealed class NodeAgentOptions
     /// <summary>How long an image pull may take before it fails with ErrImagePull. Default 5 minutes.</summary>
     public TimeSpan ImagePullTimeout { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>Program iptables for services (the node's kube-proxy). Unset means on with the
+    /// containerd runtime and off with the fake one. The proxy owns the nat chains named ORCH-*
+    /// of the network namespace the agent runs in: one proxying agent per network namespace.</summary>
+    public bool? Proxy { get; set; }
+
+    /// <summary>Whether the service proxy runs: <see cref="Proxy"/>, or by the runtime when unset.</summary>
+    public bool ProxyEnabled => Proxy ?? Runtime == "containerd";
+
+    /// <summary>The proxy syncs at once after a change, then at most this often while changes keep
+    /// coming (kube-proxy's minSyncPeriod, 1 s there). Default 100 ms.</summary>
+    public TimeSpan ProxyMinSyncInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>How often the proxy reads the nat table back and repairs what differs (kube-proxy's
+    /// syncPeriod). Default 30 s.</summary>
+    public TimeSpan ProxyFullSyncInterval { get; set; } = TimeSpan.FromSeconds(30);
+
     public const string DefaultDataDirectory = "/var/lib/orchestrator-agent";
 
     public static IReadOnlyList<string> DefaultAllowedHostPathRoots { get; } = ["/tmp", DefaultDataDirectory + "/host"];
@@ -120,6 +136,14 @@ public sealed class NodeAgentOptionsValidator : IValidateOptions<NodeAgentOption
         if (o.HeartbeatInterval <= TimeSpan.Zero || o.ResyncInterval <= TimeSpan.Zero || o.RelistInterval <= TimeSpan.Zero)
         {
             problems.Add("Agent:HeartbeatInterval, ResyncInterval and RelistInterval must be positive.");
+        }
+        if (o.ProxyEnabled && o.HollowNodes > 1)
+        {
+            problems.Add("Agent:Proxy=true needs Agent:HollowNodes=1: the proxy programs the network namespace the agent runs in, which hollow nodes share.");
+        }
+        if (o.ProxyMinSyncInterval < TimeSpan.Zero || o.ProxyFullSyncInterval <= TimeSpan.Zero)
+        {
+            problems.Add("Agent:ProxyMinSyncInterval must not be negative and Agent:ProxyFullSyncInterval must be positive, e.g. 00:00:00.100 and 00:00:30.");
         }
         if (o.RestartBackoff <= TimeSpan.Zero || o.MaxRestartBackoff < o.RestartBackoff)
         {

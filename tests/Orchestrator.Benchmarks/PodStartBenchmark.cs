@@ -129,6 +129,7 @@ public static class PodStartBenchmark
             NetnsDirectory = netnsDirectory,
             BridgeName = bridge,
             NodeIP = "127.0.0.1",
+            Proxy = false,
             Cpu = "64",
             Memory = "64Gi",
         };

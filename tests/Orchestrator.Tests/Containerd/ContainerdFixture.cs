@@ -92,6 +92,8 @@ public sealed class ContainerdFixture : IAsyncLifetime
             BridgeName = bridge,
             AllowedHostPathRoots = [HostRoot],
             NodeIP = "127.0.0.1",
+            // These agents run in the test's own network namespace: no service rules there.
+            Proxy = false,
             Cpu = "4",
             Memory = "8Gi",
             Labels = new Dictionary<string, string> { [NodeLabel] = node },

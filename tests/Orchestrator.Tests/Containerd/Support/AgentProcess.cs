@@ -72,6 +72,10 @@ public sealed class AgentProcess : IAsyncDisposable
             "--Logging:LogLevel:Orleans=Warning",
             "--Logging:LogLevel:Microsoft=Warning",
         };
+        if (o.Proxy is { } proxy)
+        {
+            args.Add($"--Agent:Proxy={proxy}");
+        }
         args.AddRange(o.Labels.Select(kv => $"--Agent:Labels:{kv.Key}={kv.Value}"));
         args.AddRange(o.EffectiveAllowedHostPathRoots.Select((r, i) => $"--Agent:AllowedHostPathRoots:{i}={r}"));
         foreach (var a in args)
