@@ -78,6 +78,18 @@ public sealed class NodeAgentOptions
     /// address. At most 15 characters. Default "orch0".</summary>
     public string BridgeName { get; set; } = "orch0";
 
+    /// <summary>Routes every pod gets through its node (the pod bridge's address), as IPv4 CIDRs.
+    /// Unset means <see cref="DefaultPodRoutes"/>: a default route, as Kubernetes pods have, which
+    /// is what lets a pod reach ClusterIPs and pods on other nodes. A node that must not forward
+    /// its pods' traffic anywhere else can name just the cluster and service CIDRs. Nullable
+    /// because configuration binding appends to a list that has items already.</summary>
+    public List<string>? PodRoutes { get; set; }
+
+    public static IReadOnlyList<string> DefaultPodRoutes { get; } = ["0.0.0.0/0"];
+
+    /// <summary><see cref="PodRoutes"/>, or the default when it is not set.</summary>
+    public IReadOnlyList<string> EffectivePodRoutes => PodRoutes ?? DefaultPodRoutes;
+
     /// <summary>Where the CNI plugins (bridge, host-local, loopback) are. Default /usr/lib/cni
     /// (Debian's containernetworking-plugins).</summary>
     public string CniPluginDirectory { get; set; } = "/usr/lib/cni";
@@ -191,6 +203,13 @@ public sealed class NodeAgentOptionsValidator : IValidateOptions<NodeAgentOption
             if (string.IsNullOrWhiteSpace(root) || !Path.IsPathRooted(root) || root.Contains(',', StringComparison.Ordinal))
             {
                 problems.Add($"Agent:AllowedHostPathRoots entry \"{root}\" must be an absolute path without commas, such as /srv/data.");
+            }
+        }
+        foreach (var route in o.EffectivePodRoutes)
+        {
+            if (!Model.Cidr.TryParse(route, out _))
+            {
+                problems.Add($"Agent:PodRoutes entry \"{route}\" must be an IPv4 CIDR such as 0.0.0.0/0 or 10.96.0.0/12.");
             }
         }
         if (o.ImagePullTimeout <= TimeSpan.Zero)
