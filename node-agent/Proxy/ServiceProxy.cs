@@ -57,6 +57,9 @@ public sealed partial class ServiceProxy : IAsyncDisposable
     /// <summary>The last sync that succeeded.</summary>
     public ProxySyncResult? LastSync { get; private set; }
 
+    /// <summary>The rules the table holds as of the last successful sync.</summary>
+    internal NatRules? Applied => _applied;
+
     /// <summary>After every successful sync (for tests and benchmarks).</summary>
     public event Action<ProxySyncResult>? Synced;
 
