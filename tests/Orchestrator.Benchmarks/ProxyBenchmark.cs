@@ -55,6 +55,8 @@ public static class ProxyBenchmark
             $"--Orchestrator:ClusterId=bench-{suffix}",
             "--Logging:LogLevel:Default=Warning",
             "--Logging:LogLevel:Orleans=Error",
+            "--Logging:LogLevel:Orleans.Runtime.Silo=Error",
+            "--Logging:LogLevel:Orleans.Runtime.SiloOptionsLogger=Error",
         ]);
         try
         {
@@ -67,7 +69,7 @@ public static class ProxyBenchmark
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") };
             await WaitAsync(async () => (await http.GetAsync("/api/v1/namespaces/default")).IsSuccessStatusCode, "the silo");
             await grains.GetGrain<INamespaceGrain>("bench").CreateAsync(new Namespace { Metadata = new ObjectMeta { Name = "bench" } });
-            Console.WriteLine($"proxy: {nodeCount} nodes (a network namespace each), {Environment.ProcessorCount} cores, iptables {(await HostCommand.CheckAsync("iptables", ["--version"])).Trim()}");
+            Console.WriteLine($"proxy: {nodeCount} nodes (a network namespace each), {Environment.ProcessorCount} cores, {(await HostCommand.CheckAsync("iptables", ["--version"])).Trim()}");
 
             var latencies = await ReadyToRoutableAsync(grains, netns, podCount);
             Console.WriteLine($"Ready -> routable on all {nodeCount} nodes, {latencies.Count} pods one after another: p50 {Stats.Median(latencies):F0} ms, p99 {Stats.Percentile(latencies, 99):F0} ms, max {latencies.Max():F0} ms");
