@@ -78,6 +78,18 @@ public sealed class NodeAgentOptions
     /// address. At most 15 characters. Default "orch0".</summary>
     public string BridgeName { get; set; } = "orch0";
 
+    /// <summary>Routes every pod gets through its node (the pod bridge's address), as IPv4 CIDRs.
+    /// Unset means <see cref="DefaultPodRoutes"/>: a default route, as Kubernetes pods have, which
+    /// is what lets a pod reach ClusterIPs and pods on other nodes. A node that must not forward
+    /// its pods' traffic anywhere else can name just the cluster and service CIDRs. Nullable
+    /// because configuration binding appends to a list that has items already.</summary>
+    public List<string>? PodRoutes { get; set; }
+
+    public static IReadOnlyList<string> DefaultPodRoutes { get; } = ["0.0.0.0/0"];
+
+    /// <summary><see cref="PodRoutes"/>, or the default when it is not set.</summary>
+    public IReadOnlyList<string> EffectivePodRoutes => PodRoutes ?? DefaultPodRoutes;
+
     /// <summary>Where the CNI plugins (bridge, host-local, loopback) are. Default /usr/lib/cni
     /// (Debian's containernetworking-plugins).</summary>
     public string CniPluginDirectory { get; set; } = "/usr/lib/cni";
@@ -90,6 +102,22 @@ public sealed class NodeAgentOptions
 
     /// <summary>How long an image pull may take before it fails with ErrImagePull. Default 5 minutes.</summary>
     public TimeSpan ImagePullTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Program iptables for services (the node's kube-proxy). Unset means on with the
+    /// containerd runtime and off with the fake one. The proxy owns the nat chains named ORCH-*
+    /// of the network namespace the agent runs in: one proxying agent per network namespace.</summary>
+    public bool? Proxy { get; set; }
+
+    /// <summary>Whether the service proxy runs: <see cref="Proxy"/>, or by the runtime when unset.</summary>
+    public bool ProxyEnabled => Proxy ?? Runtime == "containerd";
+
+    /// <summary>The proxy syncs at once after a change, then at most this often while changes keep
+    /// coming (kube-proxy's minSyncPeriod, 1 s there). Default 100 ms.</summary>
+    public TimeSpan ProxyMinSyncInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>How often the proxy reads the nat table back and repairs what differs (kube-proxy's
+    /// syncPeriod). Default 30 s.</summary>
+    public TimeSpan ProxyFullSyncInterval { get; set; } = TimeSpan.FromSeconds(30);
 
     public const string DefaultDataDirectory = "/var/lib/orchestrator-agent";
 
@@ -120,6 +148,14 @@ public sealed class NodeAgentOptionsValidator : IValidateOptions<NodeAgentOption
         if (o.HeartbeatInterval <= TimeSpan.Zero || o.ResyncInterval <= TimeSpan.Zero || o.RelistInterval <= TimeSpan.Zero)
         {
             problems.Add("Agent:HeartbeatInterval, ResyncInterval and RelistInterval must be positive.");
+        }
+        if (o.ProxyEnabled && o.HollowNodes > 1)
+        {
+            problems.Add("Agent:Proxy=true needs Agent:HollowNodes=1: the proxy programs the network namespace the agent runs in, which hollow nodes share.");
+        }
+        if (o.ProxyMinSyncInterval < TimeSpan.Zero || o.ProxyFullSyncInterval <= TimeSpan.Zero)
+        {
+            problems.Add("Agent:ProxyMinSyncInterval must not be negative and Agent:ProxyFullSyncInterval must be positive, e.g. 00:00:00.100 and 00:00:30.");
         }
         if (o.RestartBackoff <= TimeSpan.Zero || o.MaxRestartBackoff < o.RestartBackoff)
         {
@@ -167,6 +203,13 @@ public sealed class NodeAgentOptionsValidator : IValidateOptions<NodeAgentOption
             if (string.IsNullOrWhiteSpace(root) || !Path.IsPathRooted(root) || root.Contains(',', StringComparison.Ordinal))
             {
                 problems.Add($"Agent:AllowedHostPathRoots entry \"{root}\" must be an absolute path without commas, such as /srv/data.");
+            }
+        }
+        foreach (var route in o.EffectivePodRoutes)
+        {
+            if (!Model.Cidr.TryParse(route, out _))
+            {
+                problems.Add($"Agent:PodRoutes entry \"{route}\" must be an IPv4 CIDR such as 0.0.0.0/0 or 10.96.0.0/12.");
             }
         }
         if (o.ImagePullTimeout <= TimeSpan.Zero)

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Orchestrator.GrainInterfaces;
 using Orchestrator.Model;
+using Orchestrator.NodeAgent.Proxy;
 using Orchestrator.NodeAgent.Runtime;
 using Orchestrator.Selectors;
 
@@ -21,6 +22,7 @@ public sealed class NodeAgentGroup : IAsyncDisposable
     private readonly HttpClient _probeClient = new(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false });
     private readonly CancellationTokenSource _stop = new();
     private Task? _watch;
+    private ServiceProxy? _proxy;
 
     public NodeAgentGroup(IEnumerable<string> nodeNames, NodeAgentOptions options, IGrainFactory grains, Func<string, IContainerRuntime> runtimeFor, TimeProvider time, ILogger logger)
     {
@@ -36,6 +38,9 @@ public sealed class NodeAgentGroup : IAsyncDisposable
 
     public IReadOnlyDictionary<string, NodeAgent> Agents => _agents;
 
+    /// <summary>The service proxy, when <see cref="NodeAgentOptions.ProxyEnabled"/>.</summary>
+    public ServiceProxy? Proxy => _proxy;
+
     /// <summary>Registers every node, then starts the shared watch.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -46,7 +51,7 @@ public sealed class NodeAgentGroup : IAsyncDisposable
         {
             Fields = FieldSelector.Parse(names.Count == 1 ? $"spec.nodeName={names[0]}" : "spec.nodeName!=", ResourceTypes.Pod),
         };
-        var watch = new PodWatch(_grains, query, _options.ResyncInterval, _time, _logger);
+        var watch = new ResourceWatch<Pod>(_grains, query, _options.ResyncInterval, _time, _logger);
         watch.Changed += (type, pod) => _agents.TryGetValue(pod.Spec.NodeName ?? "", out var a) ? a.OnPodChangedAsync(type, pod) : Task.CompletedTask;
         watch.Listed += async pods =>
         {
@@ -57,6 +62,11 @@ public sealed class NodeAgentGroup : IAsyncDisposable
             }
         };
         _watch = Task.Run(() => watch.RunAsync(_stop.Token), CancellationToken.None);
+        if (_options.ProxyEnabled && _agents.Count == 1)
+        {
+            _proxy = new ServiceProxy(names[0], _options, _grains, new Iptables(), _time, _logger);
+            _proxy.Start();
+        }
     }
 
     /// <summary>Completes when the watch stops (it only stops when the group is disposed).</summary>
@@ -65,6 +75,10 @@ public sealed class NodeAgentGroup : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
+        if (_proxy is not null)
+        {
+            await _proxy.DisposeAsync();
+        }
         if (_watch is not null)
         {
             await _watch;

@@ -129,6 +129,9 @@ public static class PodStartBenchmark
             NetnsDirectory = netnsDirectory,
             BridgeName = bridge,
             NodeIP = "127.0.0.1",
+            // In this machine's own network namespace: no service rules, no routes out of pods.
+            Proxy = false,
+            PodRoutes = [],
             Cpu = "64",
             Memory = "64Gi",
         };

@@ -227,8 +227,10 @@ internal sealed partial class PodNetwork(NodeAgentOptions options, ILogger logge
     }
 
     /// <summary>bridge + host-local over the node's pod CIDR. isGateway gives the bridge the
-    /// range's first address, so the node (and the tests running on it) reach pods directly;
-    /// ipMasq is off on purpose: pod traffic is never NATed off the machine.</summary>
+    /// range's first address, so the node (and the tests running on it) reach pods directly, and
+    /// the pod's routes (<see cref="NodeAgentOptions.PodRoutes"/>) go through it, which is how a
+    /// pod reaches ClusterIPs and other nodes' pods; ipMasq is off on purpose: pod traffic is
+    /// never NATed off the machine.</summary>
     private string BridgeConfig(string podCidr) => new JsonObject
     {
         ["cniVersion"] = "1.0.0",
@@ -242,6 +244,7 @@ internal sealed partial class PodNetwork(NodeAgentOptions options, ILogger logge
         {
             ["type"] = "host-local",
             ["ranges"] = new JsonArray(new JsonArray(new JsonObject { ["subnet"] = podCidr })),
+            ["routes"] = new JsonArray([.. options.EffectivePodRoutes.Select(r => (JsonNode)new JsonObject { ["dst"] = r })]),
             ["dataDir"] = _ipamDirectory,
         },
     }.ToJsonString();

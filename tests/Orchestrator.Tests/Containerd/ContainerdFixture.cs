@@ -38,6 +38,9 @@ public sealed class ContainerdFixture : IAsyncLifetime
 
     public NodeAgentOptions AgentOptions { get; private set; } = null!;
 
+    /// <summary>The control plane's cluster CIDR, unique to this run.</summary>
+    public string ClusterCidr { get; private set; } = "";
+
     public string NodeName => AgentOptions.NodeName;
 
     /// <summary>An allowed hostPath root of the in-process agent (besides /tmp).</summary>
@@ -55,7 +58,8 @@ public sealed class ContainerdFixture : IAsyncLifetime
         Containerd = await ContainerdInstance.StartAsync(Path.Combine(_directory.Path, "containerd"), TimeSpan.FromSeconds(20));
         // A cluster CIDR of its own, so the node bridge's subnet never meets another test run's.
         var octet = 200 + Random.Shared.Next(50);
-        _controlPlane = new ControlPlaneFixture([$"--Orchestrator:ClusterCidr=10.{octet}.0.0/16"]);
+        ClusterCidr = $"10.{octet}.0.0/16";
+        _controlPlane = new ControlPlaneFixture([$"--Orchestrator:ClusterCidr={ClusterCidr}"]);
         await _controlPlane.InitializeAsync();
         AgentOptions = NodeOptions("a");
         await Containerd.ImportTestImageAsync(AgentOptions.ContainerdNamespace);
@@ -92,6 +96,10 @@ public sealed class ContainerdFixture : IAsyncLifetime
             BridgeName = bridge,
             AllowedHostPathRoots = [HostRoot],
             NodeIP = "127.0.0.1",
+            // These agents run in the test's own network namespace: no service rules there, and
+            // pods get routes to the cluster's addresses only, never a default route out.
+            Proxy = false,
+            PodRoutes = [ClusterCidr, "10.96.0.0/12"],
             Cpu = "4",
             Memory = "8Gi",
             Labels = new Dictionary<string, string> { [NodeLabel] = node },

@@ -52,6 +52,53 @@ public sealed class ServiceTests(ControlPlaneFixture cp)
     }
 
     [Fact]
+    public async Task BadAddressesAndPortsAreRefusedNamingTheField()
+    {
+        var ns = await cp.NewNamespaceAsync();
+        var path = $"/api/v1/namespaces/{ns}/services";
+        static Service ClusterIP(string name, string? ip) => new()
+        {
+            Metadata = new ObjectMeta { Name = name },
+            Spec = new ServiceSpec { ClusterIP = ip, Selector = new Dictionary<string, string> { ["app"] = name }, Ports = [new ServicePort { Port = 80 }] },
+        };
+
+        // A clusterIP outside the service CIDR (10.96.0.0/12), its network address, and one taken.
+        foreach (var ip in new[] { "192.168.1.10", "10.96.0.0", "10.112.0.1" })
+        {
+            var outside = await ApiClient.StatusAsync(await Api.PostJsonAsync(path, ResourceJson.SerializeToString(ClusterIP("outside", ip))), 422);
+            Assert.Equal("spec.clusterIP", Assert.Single(outside.Details!.Causes!).Field);
+            Assert.Contains("10.96.0.0/12", outside.Message, StringComparison.Ordinal);
+        }
+        var first = await Api.CreateAsync(path, ClusterIP("first", "10.96.7.7"));
+        Assert.Equal("10.96.7.7", first.Spec.ClusterIP);
+        var taken = await ApiClient.StatusAsync(await Api.PostJsonAsync(path, ResourceJson.SerializeToString(ClusterIP("second", "10.96.7.7"))), 422);
+        Assert.Equal("spec.clusterIP", Assert.Single(taken.Details!.Causes!).Field);
+        Assert.Contains("already allocated", taken.Message, StringComparison.Ordinal);
+
+        // NodePorts outside 30000-32767, on either port of two.
+        foreach (var (ports, field) in new[] { (new int?[] { 8080 }, "spec.ports[0].nodePort"), (new int?[] { 30500, 40000 }, "spec.ports[1].nodePort") })
+        {
+            var outside = await ApiClient.StatusAsync(await Api.PostJsonAsync(path, NodePortService("np", ports)), 422);
+            var cause = Assert.Single(outside.Details!.Causes!);
+            Assert.Equal(field, cause.Field);
+            Assert.Contains("30000-32767", cause.Message, StringComparison.Ordinal);
+        }
+        // Nothing was kept from the refused attempts: 30500 is free.
+        var held = await ApiClient.ReadAsync<Service>(await Api.PostJsonAsync(path, NodePortService("held", 30500)), HttpStatusCode.Created);
+        var other = await ApiClient.ReadAsync<Service>(await Api.PostJsonAsync(path, NodePortService("other", 30501)), HttpStatusCode.Created);
+
+        // An update asking for a port another service holds is refused, and changes nothing.
+        var steal = await ApiClient.StatusAsync(await Api.SendAsync(HttpMethod.Put, $"{path}/other", NodePortService("other", 30500)), 422);
+        Assert.Equal("spec.ports[0].nodePort", Assert.Single(steal.Details!.Causes!).Field);
+        Assert.Equal(30501, (await Api.GetAsync<Service>($"{path}/other")).Spec.Ports![0].NodePort);
+        // The port the failed update would have given up is still the service's.
+        var clash = await ApiClient.StatusAsync(await Api.PostJsonAsync(path, NodePortService("clash", 30501)), 422);
+        Assert.Equal("spec.ports[0].nodePort", Assert.Single(clash.Details!.Causes!).Field);
+        Assert.Equal(30500, held.Spec.Ports![0].NodePort);
+        Assert.Equal(30501, other.Spec.Ports![0].NodePort);
+    }
+
+    [Fact]
     public async Task ASelectorThatMatchesNothingAndAMissingPortNameAreNotErrors()
     {
         var ns = await cp.NewNamespaceAsync();

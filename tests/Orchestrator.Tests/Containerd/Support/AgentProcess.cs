@@ -41,16 +41,26 @@ public sealed class AgentProcess : IAsyncDisposable
         return File.Exists(path) ? path : throw new FileNotFoundException($"build the node agent first: {path} is missing", path);
     }
 
-    public static AgentProcess Start(NodeAgentOptions o, int gatewayPort, string clusterId)
+    /// <summary>Starts an agent; with <paramref name="netns"/> (a path such as /run/netns/NODE)
+    /// inside that network namespace, through <c>nsenter --net</c>, which enters it and then
+    /// executes dotnet in its place (so <see cref="Pid"/> is the agent's). Unlike
+    /// <c>ip netns exec</c>, nsenter keeps the mount namespace, so the pod namespaces the agent
+    /// mounts are visible to containerd.</summary>
+    public static AgentProcess Start(NodeAgentOptions o, int gatewayPort, string clusterId, string? netns = null, IEnumerable<string>? extraArgs = null)
     {
-        var info = new ProcessStartInfo("dotnet")
+        var info = new ProcessStartInfo(netns is null ? "dotnet" : "nsenter")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        var args = new List<string>
+        var args = new List<string>();
+        if (netns is not null)
         {
+            args.AddRange([$"--net={netns}", "dotnet"]);
+        }
+        args.AddRange(
+        [
             AgentAssembly(),
             $"--Orchestrator:GatewayPort={gatewayPort}",
             $"--Orchestrator:ClusterId={clusterId}",
@@ -71,9 +81,15 @@ public sealed class AgentProcess : IAsyncDisposable
             "--Logging:LogLevel:Default=Information",
             "--Logging:LogLevel:Orleans=Warning",
             "--Logging:LogLevel:Microsoft=Warning",
-        };
+        ]);
+        if (o.Proxy is { } proxy)
+        {
+            args.Add($"--Agent:Proxy={proxy}");
+        }
         args.AddRange(o.Labels.Select(kv => $"--Agent:Labels:{kv.Key}={kv.Value}"));
         args.AddRange(o.EffectiveAllowedHostPathRoots.Select((r, i) => $"--Agent:AllowedHostPathRoots:{i}={r}"));
+        args.AddRange((o.PodRoutes ?? []).Select((r, i) => $"--Agent:PodRoutes:{i}={r}"));
+        args.AddRange(extraArgs ?? []);
         foreach (var a in args)
         {
             info.ArgumentList.Add(a);

@@ -5,22 +5,23 @@ using Orchestrator.Model;
 namespace Orchestrator.NodeAgent.Agent;
 
 /// <summary>
-/// A list-and-watch of pods (Kubernetes' informer, without the cache): it hands every change to
-/// <see cref="Changed"/>, and every full list (at start, after a "too old" watch, and every
-/// resync interval) to <see cref="Listed"/>, so consumers are level-triggered. One watch can
-/// serve many hollow nodes in one process.
+/// A list-and-watch of one kind (Kubernetes' informer, without the cache): it hands every change
+/// to <see cref="Changed"/>, and every full list (at start, after a "too old" watch, and every
+/// resync interval) to <see cref="Listed"/>, so consumers are level-triggered. One pod watch can
+/// serve many hollow nodes in one process; the service proxy watches services and endpoints.
 /// </summary>
-public sealed partial class PodWatch(IGrainFactory grains, ResourceQuery query, TimeSpan resyncInterval, TimeProvider time, ILogger logger)
+public sealed partial class ResourceWatch<T>(IGrainFactory grains, ResourceQuery query, TimeSpan resyncInterval, TimeProvider time, ILogger logger)
+    where T : class, IResource<T>
 {
     private static readonly TimeSpan PollWait = TimeSpan.FromSeconds(15);
 
-    public event Func<WatchEventType, Pod, Task>? Changed;
+    public event Func<WatchEventType, T, Task>? Changed;
 
-    public event Func<IReadOnlyList<Pod>, Task>? Listed;
+    public event Func<IReadOnlyList<T>, Task>? Listed;
 
     public async Task RunAsync(CancellationToken token)
     {
-        var index = grains.GetGrain<IResourceIndexGrain<Pod>>(ResourceTypes.Pod.Plural);
+        var index = grains.GetGrain<IResourceIndexGrain<T>>(T.Type.Plural);
         long from = -1;
         var nextList = DateTimeOffset.MinValue;
         while (!token.IsCancellationRequested)
@@ -61,7 +62,7 @@ public sealed partial class PodWatch(IGrainFactory grains, ResourceQuery query, 
             {
                 // The control plane is unreachable or restarting: keep what runs, retry, and list
                 // afresh (the index may have restarted and forgotten our place).
-                LogWatchFailed(logger, ex);
+                LogWatchFailed(logger, ex, T.Type.Plural);
                 from = -1;
                 try
                 {
@@ -75,6 +76,6 @@ public sealed partial class PodWatch(IGrainFactory grains, ResourceQuery query, 
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Watching pods failed; retrying")]
-    private static partial void LogWatchFailed(ILogger logger, Exception exception);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Watching {Kind} failed; retrying")]
+    private static partial void LogWatchFailed(ILogger logger, Exception exception, string kind);
 }
