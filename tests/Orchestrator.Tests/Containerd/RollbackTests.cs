@@ -68,8 +68,8 @@ public sealed class RollbackTests(ContainerdFixture fixture) : ContainerdTestBas
         Assert.Equal("NewPodsFailing", condition.Reason);
         Assert.Contains("restarted", condition.Message, StringComparison.Ordinal);
         Assert.Contains("exit code 3", condition.Message, StringComparison.Ordinal);
-        var events = await Api.ListAsync<Event>($"/api/v1/namespaces/{ns}/events?fieldSelector=reason%3DRolledBack");
-        Assert.Contains(events, e => e.Message!.Contains("to revision 1", StringComparison.Ordinal));
+        await Eventually.True(async () => (await Api.ListAsync<Event>($"/api/v1/namespaces/{ns}/events?fieldSelector=reason%3DRolledBack"))
+            .Any(e => e.Message!.Contains("to revision 1", StringComparison.Ordinal)), "the RolledBack event");
 
         // The working version serves again in full; the failed one runs nowhere.
         await Eventually.True(async () =>

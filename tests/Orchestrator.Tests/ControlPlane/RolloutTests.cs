@@ -223,8 +223,7 @@ public sealed class RolloutTests(ControlPlaneFixture cp)
             await CompleteAsync(ns, "web", "v1", 1);
             var missing = await ApiClient.StatusAsync(await Api.PostJsonAsync(path + "/rollback", """{"rollbackTo":{"revision":42}}"""), 400);
             Assert.Contains("no revision 42", missing.Message, StringComparison.Ordinal);
-            var events = await Api.ListAsync<Event>($"/api/v1/namespaces/{ns}/events?fieldSelector=reason%3DDeploymentRollback");
-            Assert.Equal(2, events.Count);
+            await Eventually.True(async () => (await Api.ListAsync<Event>($"/api/v1/namespaces/{ns}/events?fieldSelector=reason%3DDeploymentRollback")).Count == 2, "two DeploymentRollback events");
         }
         finally
         {
@@ -255,8 +254,9 @@ public sealed class RolloutTests(ControlPlaneFixture cp)
             Assert.Contains("has not become available", condition.Message, StringComparison.Ordinal);
             // The spec is the user's: it still holds the failed template.
             Assert.Equal("none-such", rolledBack.Spec.Template.Spec.NodeSelector!["disk"]);
-            var events = await Api.ListAsync<Event>($"/api/v1/namespaces/{ns}/events?fieldSelector=reason%3DRolledBack");
-            Assert.Contains(events, e => e.EventType == EventTypes.Warning && e.Message!.Contains("revision 1", StringComparison.Ordinal));
+            // Events are recorded without waiting (as Kubernetes' recorder does): wait for it.
+            await Eventually.True(async () => (await Api.ListAsync<Event>($"/api/v1/namespaces/{ns}/events?fieldSelector=reason%3DRolledBack"))
+                .Any(e => e.EventType == EventTypes.Warning && e.Message!.Contains("revision 1", StringComparison.Ordinal)), "the RolledBack event");
 
             // The good revision runs in full again and the failed one is scaled to zero, for good.
             await Eventually.True(async () =>

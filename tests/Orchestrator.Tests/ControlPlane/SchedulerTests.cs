@@ -38,8 +38,8 @@ public sealed class SchedulerTests(ControlPlaneFixture cp)
                 : null!);
             await Eventually.True(async () => (await Api.GetAsync<Pod>($"/api/v1/namespaces/{ns}/pods/tolerant")).Spec.NodeName == $"{ns}-tainted", "the tolerant pod on the tainted node");
 
-            var events = await Api.ListAsync<Event>($"/api/v1/namespaces/{ns}/events?fieldSelector=involvedObject.name%3Dbig");
-            Assert.Contains(events, e => e.Reason == "FailedScheduling" && e.EventType == EventTypes.Warning);
+            await Eventually.True(async () => (await Api.ListAsync<Event>($"/api/v1/namespaces/{ns}/events?fieldSelector=involvedObject.name%3Dbig"))
+                .Any(e => e.Reason == "FailedScheduling" && e.EventType == EventTypes.Warning), "a FailedScheduling event");
         }
         finally
         {
@@ -65,8 +65,8 @@ public sealed class SchedulerTests(ControlPlaneFixture cp)
         {
             var pod = await Eventually.Until(async () => await Api.GetAsync<Pod>($"/api/v1/namespaces/{ns}/pods/p") is { Status.Phase: PodPhase.Running } x ? x : null, "the pod to run on the new node");
             Assert.Equal($"{ns}-new", pod.Spec.NodeName);
-            var events = await Api.ListAsync<Event>($"/api/v1/namespaces/{ns}/events?fieldSelector=reason%3DScheduled");
-            Assert.Contains(events, e => e.InvolvedObject.Name == "p" && e.Message!.Contains($"to {ns}-new", StringComparison.Ordinal));
+            await Eventually.True(async () => (await Api.ListAsync<Event>($"/api/v1/namespaces/{ns}/events?fieldSelector=reason%3DScheduled"))
+                .Any(e => e.InvolvedObject.Name == "p" && e.Message!.Contains($"to {ns}-new", StringComparison.Ordinal)), "the Scheduled event");
         }
         finally
         {
