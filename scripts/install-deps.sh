@@ -16,6 +16,7 @@ packages=(
   containernetworking-plugins
   iptables
   busybox-static
+  socat
 )
 
 if ! command -v dotnet >/dev/null 2>&1; then
