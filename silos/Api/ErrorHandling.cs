@@ -1,3 +1,5 @@
+using System.Data.Common;
+using Orchestrator.Calls;
 using Orchestrator.Model;
 using Orleans.Runtime;
 
@@ -64,12 +66,40 @@ public static partial class ErrorHandling
             Reason = bad.StatusCode == 413 ? StatusReason.RequestEntityTooLarge : StatusReason.BadRequest,
             Message = bad.Message,
         },
+        // The grain call retry filter already retried what was never processed; what reaches here
+        // either outlasted that or may have been applied (the silo died holding the request).
+        _ when CallFailures.MayHaveBeenProcessed(ex) => ApiErrors.Unavailable(
+            "the control plane lost the silo that was handling this request before it answered; the change may or may not have been applied, "
+            + "so read the object before retrying").Status,
         OrleansMessageRejectionException or Orleans.Runtime.Messaging.ConnectionFailedException or GatewayTooBusyException => ApiErrors.Unavailable(
             $"the control plane is settling after a change of silos; retry shortly ({ex.GetType().Name})").Status,
+        _ when FindStoreFailure(ex) is { } store => ApiErrors.Unavailable(
+            $"the object store is unavailable; retry shortly ({store.Message})").Status,
         TimeoutException => new ApiStatus { Code = 504, Reason = StatusReason.Timeout, Message = $"the request timed out: {ex.Message}" },
         OperationCanceledException => new ApiStatus { Code = 504, Reason = StatusReason.Timeout, Message = "the request was cancelled before it finished" },
         _ => ApiErrors.Internal($"Internal error occurred: {ex.GetType().Name}: {ex.Message}").Status,
     };
+
+    /// <summary>
+    /// The passing store failure behind <paramref name="ex"/> (PostgreSQL down, restarting or out
+    /// of connections), if any: grain activations that cannot read their state surface as an
+    /// OrleansException wrapping the storage's <see cref="StoreException"/>.
+    /// </summary>
+    private static Exception? FindStoreFailure(Exception ex)
+    {
+        for (var e = ex; e is not null; e = e.InnerException)
+        {
+            if (e is StoreException { IsTransient: true } or DbException { IsTransient: true })
+            {
+                return e;
+            }
+            if (e is AggregateException aggregate && aggregate.InnerExceptions.Select(FindStoreFailure).FirstOrDefault(f => f is not null) is { } found)
+            {
+                return found;
+            }
+        }
+        return null;
+    }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "{Method} {Path} failed")]
     private static partial void LogRequestFailed(ILogger logger, Exception exception, string method, string path);

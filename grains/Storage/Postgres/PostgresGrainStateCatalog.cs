@@ -58,7 +58,8 @@ public sealed class PostgresGrainStateCatalog : IGrainStateCatalog
         var after = prefix;
         while (true)
         {
-            var page = await ReadPageAsync(stateName, after, end, cancellationToken);
+            var from = after;
+            var page = await PostgresFailures.RunAsync(_dataSource, () => ReadPageAsync(stateName, from, end, cancellationToken));
             foreach (var (storedKey, payload) in page)
             {
                 cancellationToken.ThrowIfCancellationRequested();

@@ -1,3 +1,4 @@
+using Npgsql;
 using Orleans.Runtime;
 using Orleans.Storage;
 
@@ -20,8 +21,12 @@ namespace Orchestrator.Grains.Storage.Postgres;
 /// <para>
 /// <see cref="PostgresGrainStateCatalog"/> relies on this layout to list one grain type's states.
 /// </para>
+/// <para>
+/// Database failures leave as <see cref="Orchestrator.Model.StoreException"/>, and an operation
+/// that met a connection closed by a PostgreSQL restart is retried once (<see cref="PostgresFailures"/>).
+/// </para>
 /// </remarks>
-public sealed class PostgresGrainStorage(IGrainStorage adoNet) : IGrainStorage, ILifecycleParticipant<ISiloLifecycle>
+public sealed class PostgresGrainStorage(IGrainStorage adoNet, NpgsqlDataSource dataSource) : IGrainStorage, ILifecycleParticipant<ISiloLifecycle>
 {
     /// <summary>The id the ADO.NET provider is given for <paramref name="grainId"/>: same type,
     /// with the full "type/key" string as its key.</summary>
@@ -44,13 +49,13 @@ public sealed class PostgresGrainStorage(IGrainStorage adoNet) : IGrainStorage, 
     public static string KeyPrefix(string grainType) => grainType + "/";
 
     public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
-        adoNet.ReadStateAsync(stateName, StoredId(grainId), grainState);
+        PostgresFailures.RunAsync(dataSource, () => adoNet.ReadStateAsync(stateName, StoredId(grainId), grainState));
 
     public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
-        adoNet.WriteStateAsync(stateName, StoredId(grainId), grainState);
+        PostgresFailures.RunAsync(dataSource, () => adoNet.WriteStateAsync(stateName, StoredId(grainId), grainState));
 
     public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
-        adoNet.ClearStateAsync(stateName, StoredId(grainId), grainState);
+        PostgresFailures.RunAsync(dataSource, () => adoNet.ClearStateAsync(stateName, StoredId(grainId), grainState));
 
     /// <summary>The ADO.NET provider loads its queries from the database while the silo starts.</summary>
     public void Participate(ISiloLifecycle lifecycle)

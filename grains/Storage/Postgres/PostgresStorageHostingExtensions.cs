@@ -59,7 +59,7 @@ public static class PostgresStorageHostingExtensions
         // Orleans' registration also resolves this key as the provider's lifecycle participant;
         // the wrapper passes that on.
         services.AddKeyedSingleton<IGrainStorage>(name, (provider, key) =>
-            new PostgresGrainStorage(AdoNetGrainStorageFactory.Create(provider, (string)key!)));
+            new PostgresGrainStorage(AdoNetGrainStorageFactory.Create(provider, (string)key!), provider.GetRequiredService<NpgsqlDataSource>()));
 
         services.AddKeyedSingleton<IGrainStateCatalog>(name, (provider, key) => CreateCatalog(provider, (string)key!));
         var unkeyedCatalog = services.FirstOrDefault(d => d.ServiceType == typeof(IGrainStateCatalog) && !d.IsKeyedService);
@@ -86,6 +86,11 @@ public static class PostgresStorageHostingExtensions
             o.Invariant = PostgresStorageOptions.Invariant;
             o.DataSource = dataSource;
         }));
+        var adoNet = services.Last(d => d.ServiceType == typeof(IReminderTable) && !d.IsKeyedService);
+        services.Remove(adoNet);
+        services.AddSingleton<IReminderTable>(provider => new PostgresReminderTable(
+            (IReminderTable)ActivatorUtilities.CreateInstance(provider, adoNet.ImplementationType!),
+            provider.GetRequiredService<NpgsqlDataSource>()));
         return services;
     }
 
