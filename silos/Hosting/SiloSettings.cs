@@ -43,8 +43,10 @@ public sealed class SiloSettings
     public TimeSpan MinimumReminderPeriod { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>Cluster profile: the Redis server that holds cluster membership, as a
-    /// StackExchange.Redis configuration string (e.g. "redis:6379,password=..."). Redis must
-    /// persist its data (appendonly yes): membership lost in a Redis restart stops the silos.
+    /// StackExchange.Redis configuration string (e.g. "redis:6379,password=..."). Silos ride out
+    /// Redis being down (they keep serving; no silo can join or be declared dead meanwhile), but
+    /// Redis must persist its data (appendonly yes): if a restart empties it, running silos keep
+    /// serving while no silo can join and clients find no gateway until the silos restart.
     /// Default "127.0.0.1:6379".</summary>
     public string Redis { get; set; } = "127.0.0.1:6379";
 
@@ -107,14 +109,17 @@ public sealed class MembershipSettings
     public TimeSpan DeathVoteExpirationTimeout { get; set; } = TimeSpan.FromSeconds(20);
 
     /// <summary>How often a silo writes its heartbeat to the membership table. An Active row
-    /// without a heartbeat for this × <see cref="NumMissedTableIAmAliveLimit"/> is stale: one
-    /// vote evicts it, so a cluster restarted after a total loss is not held back by its
-    /// predecessors' rows. Default 5 s (Orleans: 30 s).</summary>
-    public TimeSpan IAmAliveTablePublishTimeout { get; set; } = TimeSpan.FromSeconds(5);
+    /// without a heartbeat for this × <see cref="NumMissedTableIAmAliveLimit"/> is stale: joining
+    /// silos probe it and one vote evicts it, so a cluster restarted after a total loss, on new
+    /// addresses, is held back by its predecessors' rows for seconds rather than minutes (a silo
+    /// restarted on its old address evicts its predecessor at once). One small Redis write per
+    /// silo per period. Default 2 s (Orleans: 30 s).</summary>
+    public TimeSpan IAmAliveTablePublishTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>Missed heartbeats after which an Active row counts as stale. Default 2 (Orleans: 3),
-    /// so rows of dead silos are stale after 10 s.</summary>
-    public int NumMissedTableIAmAliveLimit { get; set; } = 2;
+    /// <summary>Missed heartbeats after which an Active row counts as stale. Default 3 (Orleans'
+    /// default), so rows of dead silos are stale after 6 s while a slow Redis write or two is
+    /// tolerated.</summary>
+    public int NumMissedTableIAmAliveLimit { get; set; } = 3;
 
     /// <summary>How often each silo re-reads the whole membership table (gossip carries changes
     /// sooner). Default 10 s (Orleans: 60 s).</summary>
