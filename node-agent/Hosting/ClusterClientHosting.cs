@@ -52,14 +52,16 @@ public static class ClusterClientHosting
         return builder;
     }
 
-    /// <summary>Redis options for reading the gateway list: reconnect in the background rather
-    /// than fail the first connect (Redis may start after the client), and fail single commands
-    /// within seconds so a refresh during a Redis restart does not hang.</summary>
+    /// <summary>Redis options for reading the gateway list. The first connect fails at once when
+    /// Redis is not up (StackExchange.Redis' default), so <see cref="ConnectDeadline"/> keeps
+    /// control of how long the client waits (a connect attempt takes at most 2 s, so the client
+    /// gives up at most that much after Orchestrator:ConnectTimeout); once connected, the connection is re-established in
+    /// the background after a Redis restart. Single commands fail within a few seconds, so a
+    /// gateway list refresh during a Redis outage does not hang.</summary>
     internal static ConfigurationOptions RedisOptions(string configuration)
     {
         var options = ConfigurationOptions.Parse(configuration);
-        options.AbortOnConnectFail = false;
-        options.ConnectTimeout = Math.Min(options.ConnectTimeout, 5000);
+        options.ConnectTimeout = Math.Min(options.ConnectTimeout, 2000);
         options.SyncTimeout = Math.Min(options.SyncTimeout, 5000);
         options.AsyncTimeout = Math.Min(options.AsyncTimeout, 5000);
         return options;
