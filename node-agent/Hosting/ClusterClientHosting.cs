@@ -46,6 +46,7 @@ public static class ClusterClientHosting
                     client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = settings.GatewayListRefreshPeriod);
                     break;
             }
+            client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = settings.ResponseTimeout);
             client.UseConnectionRetryFilter<ConnectDeadline>();
             client.AddOutgoingGrainCallFilter<TransientCallRetryFilter>();
         });

@@ -37,6 +37,16 @@ public sealed class ClusterClientSettings
     /// with an error. Default 60 s.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// How long a grain call waits for its answer before failing with a TimeoutException.
+    /// A client's call is forwarded by a gateway to the silo of the grain; if that silo dies
+    /// before answering, Orleans 10.4.2 does not fail the call (dotnet/orleans#10165) and it
+    /// waits this long, so a node agent's heartbeat or pod watch stalls for up to this time after
+    /// a silo crash. It must exceed the longest long-poll clients make (the pod watch waits up to
+    /// 15 s). Default 20 s (Orleans: 30 s).
+    /// </summary>
+    public TimeSpan ResponseTimeout { get; set; } = TimeSpan.FromSeconds(20);
+
     /// <summary>Where the client looks for the control plane, for messages.</summary>
     public string Describe() => Profile == "cluster"
         ? $"cluster \"{ClusterId}\" (service \"{ServiceId}\") with gateways listed in Redis at {Redis}"
@@ -68,6 +78,10 @@ public sealed class ClusterClientSettingsValidator : IValidateOptions<ClusterCli
         if (s.GatewayListRefreshPeriod <= TimeSpan.Zero || s.ConnectTimeout < TimeSpan.Zero)
         {
             problems.Add("Orchestrator:GatewayListRefreshPeriod must be positive and Orchestrator:ConnectTimeout not negative.");
+        }
+        if (s.ResponseTimeout <= TimeSpan.FromSeconds(15))
+        {
+            problems.Add("Orchestrator:ResponseTimeout must be longer than the pod watch's 15 s long-poll, e.g. 00:00:20.");
         }
         return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
     }

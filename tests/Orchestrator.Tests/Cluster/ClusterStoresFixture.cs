@@ -56,7 +56,12 @@ public sealed class ClusterStoresFixture : IAsyncLifetime
         {
             await Postgres.DisposeAsync();
         }
-        _directory.Dispose();
+        // ORCH_KEEP_CLUSTER_LOGS=1 keeps the directory (silo, Redis and PostgreSQL logs) for a look
+        // after a failure.
+        if (Environment.GetEnvironmentVariable("ORCH_KEEP_CLUSTER_LOGS") != "1")
+        {
+            _directory.Dispose();
+        }
     }
 }
 

@@ -39,8 +39,18 @@ public sealed class LocalCluster : IAsyncDisposable
     /// <summary>The --Key=Value arguments every silo of this cluster gets.</summary>
     public IReadOnlyList<string> Settings { get; }
 
-    /// <summary>Silos started and not killed or stopped, in start order.</summary>
-    public IReadOnlyList<SiloProcess> Silos => _silos;
+    /// <summary>Silos started and not killed or stopped, in start order (a copy: tests read it
+    /// while other tasks kill silos).</summary>
+    public IReadOnlyList<SiloProcess> Silos
+    {
+        get
+        {
+            lock (_silos)
+            {
+                return [.. _silos];
+            }
+        }
+    }
 
     /// <summary>
     /// Settings that make controllers and failure detection quick, as the tests want: reminders
@@ -128,6 +138,7 @@ public sealed class LocalCluster : IAsyncDisposable
                 ["Orchestrator:ConnectTimeout"] = "00:00:30",
             });
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
+            builder.Logging.AddSimpleConsole(o => o.TimestampFormat = "HH:mm:ss.fff ");
             builder.AddOrchestratorClient();
             var host = builder.Build();
             await host.StartAsync();
@@ -149,7 +160,12 @@ public sealed class LocalCluster : IAsyncDisposable
     public string Logs(int lines = 30)
     {
         var text = new StringBuilder();
-        foreach (var silo in _silos.Concat(_stopped))
+        List<SiloProcess> all;
+        lock (_silos)
+        {
+            all = [.. _silos, .. _stopped];
+        }
+        foreach (var silo in all)
         {
             text.Append("\n----- ").Append(silo.Name).Append(silo.Process.HasExited ? " (exited)" : "").Append(" -----\n");
             text.Append(silo.Process.Tail(lines));
@@ -170,6 +186,11 @@ public sealed class LocalCluster : IAsyncDisposable
             }
             _clientHost.Dispose();
         }
-        await Task.WhenAll(_silos.Concat(_stopped).Select(s => s.DisposeAsync().AsTask()));
+        List<SiloProcess> all;
+        lock (_silos)
+        {
+            all = [.. _silos, .. _stopped];
+        }
+        await Task.WhenAll(all.Select(s => s.DisposeAsync().AsTask()));
     }
 }
