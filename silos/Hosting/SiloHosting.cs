@@ -5,6 +5,7 @@ using Orchestrator.Grains.Hosting;
 using Orchestrator.Grains.Storage;
 using Orchestrator.Grains.Storage.Postgres;
 using Orleans.Configuration;
+using Orleans.Serialization;
 using StackExchange.Redis;
 
 namespace Orchestrator.Silo.Hosting;
@@ -66,6 +67,9 @@ public static class SiloHosting
     private static void UseClusterProfile(ISiloBuilder silo, SiloSettings settings)
     {
         silo.UseRedisClustering(o => o.ConfigurationOptions = RedisOptions(settings.Redis));
+        // Membership errors (Redis down) can reach callers of the management grain (the dashboard,
+        // tools); let them cross the wire rather than fail as "no codec".
+        silo.Services.Configure<ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("StackExchange.Redis"));
         silo.Configure<EndpointOptions>(o =>
         {
             o.SiloPort = settings.SiloPort;

@@ -102,6 +102,32 @@ public sealed class ChildProcess : IAsyncDisposable
 
     public Task WaitForExitAsync(CancellationToken cancellationToken = default) => _process.WaitForExitAsync(cancellationToken);
 
+    /// <summary>How much has been logged so far: an offset for <see cref="LoggedSince"/>.</summary>
+    public long LogLength
+    {
+        get
+        {
+            lock (_logLock)
+            {
+                _log.Flush();
+                return new FileInfo(LogPath).Length;
+            }
+        }
+    }
+
+    /// <summary>Whether the log, from <paramref name="offset"/> on, contains <paramref name="text"/>.</summary>
+    public bool LoggedSince(long offset, string text)
+    {
+        lock (_logLock)
+        {
+            _log.Flush();
+        }
+        using var stream = new FileStream(LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        stream.Seek(offset, SeekOrigin.Begin);
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd().Contains(text, StringComparison.Ordinal);
+    }
+
     /// <summary>The last <paramref name="lines"/> lines of the log.</summary>
     public string Tail(int lines = 40)
     {
