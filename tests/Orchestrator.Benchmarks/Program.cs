@@ -4,6 +4,7 @@ using Orchestrator.Benchmarks;
 var benchmarks = new Dictionary<string, Func<string[], Task<int>>>(StringComparer.OrdinalIgnoreCase)
 {
     ["scheduling"] = SchedulingBenchmark.RunAsync,
+    ["failover"] = FailoverBenchmark.RunAsync,
 };
 
 if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var run))

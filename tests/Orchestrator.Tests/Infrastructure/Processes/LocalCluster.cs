@@ -71,7 +71,14 @@ public sealed class LocalCluster : IAsyncDisposable
     ];
 
     /// <summary>Creates the cluster's database and starts <paramref name="silos"/> silos (not yet ready: see <see cref="WaitReadyAsync"/>).</summary>
-    public static async Task<LocalCluster> StartAsync(RedisServer redis, PostgresServer postgres, string directory, int silos, IEnumerable<string>? extraSettings = null)
+    /// <param name="redis">The membership store.</param>
+    /// <param name="postgres">The server the cluster's database is created on.</param>
+    /// <param name="directory">Where silo logs go.</param>
+    /// <param name="silos">How many silos to start.</param>
+    /// <param name="extraSettings">--Key=Value arguments added after the base settings.</param>
+    /// <param name="baseSettings">Instead of <see cref="FastSettings"/>.</param>
+    public static async Task<LocalCluster> StartAsync(RedisServer redis, PostgresServer postgres, string directory, int silos,
+        IEnumerable<string>? extraSettings = null, IEnumerable<string>? baseSettings = null)
     {
         var name = $"c{Guid.NewGuid():N}"[..16];
         var connectionString = await postgres.CreateDatabaseAsync(name);
@@ -83,7 +90,7 @@ public sealed class LocalCluster : IAsyncDisposable
             $"--Orchestrator:ServiceId={name}",
             $"--Orchestrator:Redis={redis.ConnectionString}",
             $"--Orchestrator:Postgres={connectionString}",
-            .. FastSettings,
+            .. baseSettings ?? FastSettings,
             .. extraSettings ?? [],
         ];
         var cluster = new LocalCluster(clusterDirectory, redis, name, connectionString, settings);
@@ -138,7 +145,6 @@ public sealed class LocalCluster : IAsyncDisposable
                 ["Orchestrator:ConnectTimeout"] = "00:00:30",
             });
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
-            builder.Logging.AddSimpleConsole(o => o.TimestampFormat = "HH:mm:ss.fff ");
             builder.AddOrchestratorClient();
             var host = builder.Build();
             await host.StartAsync();
