@@ -14,20 +14,26 @@ namespace Orchestrator.Calls;
 /// calls) and clients (node agents) register it.
 /// </summary>
 /// <remarks>
-/// Only interfaces of this assembly are retried, never Orleans' own system calls (membership
-/// probes must fail fast). Back-off: 50 ms, 100, 200, 400, 800, then 1 s per attempt with the
+/// Only calls to interfaces of this assembly and to Orleans' reminder service (controllers
+/// register reminders while handling calls) are retried, never Orleans' other system calls
+/// (membership probes must fail fast). A grain that lets such a failure of its own calls escape
+/// reaches its caller as a 503 ApiException instead (ProcessedCallFailureFilter), which is not
+/// retried: the method ran. Back-off: 50 ms, 100, 200, 400, 800, then 1 s per attempt with the
 /// defaults, each with up to 20% jitter so that callers rejected together do not return together.
 /// </remarks>
 public sealed partial class TransientCallRetryFilter(IOptions<CallRetryOptions> options, ILogger<TransientCallRetryFilter> logger) : IOutgoingGrainCallFilter
 {
     private static readonly System.Reflection.Assembly Ours = typeof(TransientCallRetryFilter).Assembly;
 
+    /// <summary>By name: this assembly references only the Orleans SDK, not Orleans.Reminders.</summary>
+    private const string ReminderService = "Orleans.IReminderService";
+
     public async Task Invoke(IOutgoingGrainCallContext context)
     {
         var outcome = await AttemptAsync(context);
         if (outcome.Failure is not { } failure
             || !CallFailures.WasNotProcessed(failure)
-            || context.Request.GetInterfaceType().Assembly != Ours)
+            || !IsRetried(context.Request.GetInterfaceType()))
         {
             outcome.Complete();
             return;
@@ -65,6 +71,9 @@ public sealed partial class TransientCallRetryFilter(IOptions<CallRetryOptions> 
             failure = outcome.Failure;
         }
     }
+
+    private static bool IsRetried(Type interfaceType) =>
+        interfaceType.Assembly == Ours || string.Equals(interfaceType.FullName, ReminderService, StringComparison.Ordinal);
 
     /// <summary>Runs the call once. Orleans reports most failures in the response, but some (a
     /// send that fails synchronously) are thrown; both come back as the attempt's failure.</summary>

@@ -26,6 +26,7 @@ public static class ControlPlaneSiloBuilderExtensions
         services.AddSingleton<EventRecorder>();
         services.AddSingleton<GrainServices>();
         services.AddHostedService<ControlPlaneBootstrap>();
+        silo.AddIncomingGrainCallFilter<ProcessedCallFailureFilter>();
         return silo;
     }
 }

@@ -56,6 +56,16 @@ public sealed class TransientCallRetryFilterTests
     }
 
     [Fact]
+    public async Task RetriesRejectedReminderRegistrations()
+    {
+        var call = new FakeCall(typeof(Orleans.IReminderService), new SiloUnavailableException());
+
+        await Filter(Fast).Invoke(call);
+
+        Assert.Equal(2, call.Attempts);
+    }
+
+    [Fact]
     public async Task LeavesOrleansOwnCallsAlone()
     {
         // Membership probes and other system calls must fail fast.
