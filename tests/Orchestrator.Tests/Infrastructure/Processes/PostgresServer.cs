@@ -10,10 +10,16 @@ namespace Orchestrator.Tests.Infrastructure.Processes;
 /// through setpriv, which execs in place, so the PID we hold is the postmaster's own. The session
 /// time zone is not UTC, so that timestamps handled in the wrong zone show up in tests.
 /// </summary>
+/// <remarks>
+/// Needs the Debian package postgresql (its binaries under /usr/lib/postgresql/VERSION/bin, the
+/// newest version is used; ORCH_POSTGRES_BIN overrides the directory) and its "postgres" user.
+/// </remarks>
 public sealed class PostgresServer : IAsyncDisposable
 {
-    public const string BinDirectory = "/usr/lib/postgresql/15/bin";
     private const string User = "postgres";
+
+    /// <summary>The directory with initdb and postgres.</summary>
+    public static string BinDirectory { get; } = FindBinDirectory();
 
     private readonly string _directory;
     private ChildProcess? _process;
@@ -103,6 +109,24 @@ public sealed class PostgresServer : IAsyncDisposable
             await _process.StopAsync(ChildProcess.SigInt, TimeSpan.FromSeconds(20));
             await _process.DisposeAsync();
         }
+    }
+
+    private static string FindBinDirectory()
+    {
+        if (Environment.GetEnvironmentVariable("ORCH_POSTGRES_BIN") is { Length: > 0 } configured)
+        {
+            return configured;
+        }
+        var versions = Directory.Exists("/usr/lib/postgresql")
+            ? Directory.GetDirectories("/usr/lib/postgresql")
+                .Where(d => File.Exists(Path.Combine(d, "bin", "postgres")) && int.TryParse(Path.GetFileName(d), out _))
+                .OrderByDescending(d => int.Parse(Path.GetFileName(d), CultureInfo.InvariantCulture))
+                .ToList()
+            : [];
+        return versions.Count > 0
+            ? Path.Combine(versions[0], "bin")
+            : throw new InvalidOperationException(
+                "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: install the Debian package postgresql, or set ORCH_POSTGRES_BIN.");
     }
 
     private static string[] AsPostgres => ["--reuid", User, "--regid", User, "--init-groups", "--reset-env"];

@@ -7,6 +7,7 @@ namespace Orchestrator.Tests.Infrastructure.Processes;
 /// <summary>
 /// A redis-server of our own: a temporary directory, a free loopback port, and the append-only
 /// file on (fsync per write) so that a restart keeps the membership table, as production must.
+/// Needs the Debian package redis-server (redis-server on the PATH).
 /// </summary>
 public sealed class RedisServer : IAsyncDisposable
 {
@@ -38,17 +39,14 @@ public sealed class RedisServer : IAsyncDisposable
     /// <summary>Starts redis-server (again, after <see cref="StopAsync"/>) on the same port and data.</summary>
     public async Task StartAsync()
     {
-        _process = ChildProcess.Start("redis-server",
-            [
-                "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                "--bind", "127.0.0.1",
-                "--dir", _directory,
-                "--appendonly", "yes",
-                "--appendfsync", "always",
-                "--save", "",
-                "--daemonize", "no",
-            ],
-            Path.Combine(_directory, "redis.log"));
+        try
+        {
+            _process = StartProcess();
+        }
+        catch (System.ComponentModel.Win32Exception ex)
+        {
+            throw new InvalidOperationException("redis-server could not be started: install the Debian package redis-server.", ex);
+        }
         var deadline = Stopwatch.StartNew();
         while (!await PingAsync())
         {
@@ -59,6 +57,18 @@ public sealed class RedisServer : IAsyncDisposable
             await Task.Delay(20);
         }
     }
+
+    private ChildProcess StartProcess() => ChildProcess.Start("redis-server",
+        [
+            "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--bind", "127.0.0.1",
+            "--dir", _directory,
+            "--appendonly", "yes",
+            "--appendfsync", "always",
+            "--save", "",
+            "--daemonize", "no",
+        ],
+        Path.Combine(_directory, "redis.log"));
 
     /// <summary>Shuts Redis down the way a restart does (SIGTERM: it finishes writing its data).</summary>
     public Task StopAsync() => Process.StopAsync(ChildProcess.SigTerm, TimeSpan.FromSeconds(10));
