@@ -31,6 +31,19 @@ public static class CallFailures
         _ => false,
     };
 
+    /// <summary>How the 503 of a grain method whose own calls met a lost silo begins (see
+    /// ProcessedCallFailureFilter in the grains).</summary>
+    public const string PartlyAppliedPrefix = "part of the control plane was unavailable while handling this request";
+
+    /// <summary>
+    /// True when the call failed because a silo was lost or the cluster was settling, whether or
+    /// not the call ran: what a read can safely try again.
+    /// </summary>
+    public static bool IsSiloLoss(Exception exception) =>
+        WasNotProcessed(exception)
+        || MayHaveBeenProcessed(exception)
+        || exception is Model.ApiException { Code: 503 } api && api.Message.StartsWith(PartlyAppliedPrefix, StringComparison.Ordinal);
+
     /// <summary>
     /// True when the failure may or may not have been applied: the silo that had the request died
     /// before answering. Callers should re-read before repeating a write.

@@ -29,7 +29,7 @@ public sealed class ProcessedCallFailureFilter : IIncomingGrainCallFilter
             && (CallFailures.WasNotProcessed(ex) || CallFailures.MayHaveBeenProcessed(ex)))
         {
             throw ApiErrors.Unavailable(
-                $"part of the control plane was unavailable while handling this request ({ex.GetType().Name}: {ex.Message}); "
+                $"{CallFailures.PartlyAppliedPrefix} ({ex.GetType().Name}: {ex.Message}); "
                 + "it may have been partly applied, so read the object before retrying");
         }
     }

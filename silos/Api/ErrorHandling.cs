@@ -15,25 +15,28 @@ public static partial class ErrorHandling
     {
         app.Use(async (context, next) =>
         {
-            try
+            for (var attempt = 1; ; attempt++)
             {
-                await next(context);
-            }
-            catch (Exception ex) when (context.RequestAborted.IsCancellationRequested && ex is OperationCanceledException)
-            {
-                // The client went away; nothing to tell it.
-            }
-            catch (Exception ex)
-            {
-                var status = ToStatus(ex);
-                if (status.Code >= 500)
+                try
                 {
-                    var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Orchestrator.Api");
-                    LogRequestFailed(logger, ex, context.Request.Method, context.Request.Path);
+                    await next(context);
+                    return;
                 }
-                if (!context.Response.HasStarted)
+                catch (Exception ex) when (context.RequestAborted.IsCancellationRequested && ex is OperationCanceledException)
                 {
-                    await StatusBody.WriteAsync(context, status);
+                    // The client went away; nothing to tell it.
+                    return;
+                }
+                catch (Exception ex) when (attempt <= ReadRetryDelays.Length && IsRepeatableRead(context, ex))
+                {
+                    // The silo that held what this read asked for was lost while answering (the grain
+                    // call filter does not repeat calls that may have run). A read can run again.
+                    await Task.Delay(ReadRetryDelays[attempt - 1], context.RequestAborted);
+                }
+                catch (Exception ex)
+                {
+                    await WriteFailureAsync(context, ex);
+                    return;
                 }
             }
         });
@@ -55,6 +58,29 @@ public static partial class ErrorHandling
             await StatusBody.WriteAsync(http, status);
         });
         return app;
+    }
+
+    /// <summary>Pauses before each repeat of a read that failed with a lost silo: about 1.5 s in
+    /// all, which covers failure detection (about 1 s in the cluster profile).</summary>
+    private static readonly TimeSpan[] ReadRetryDelays = [TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(1000)];
+
+    private static bool IsRepeatableRead(HttpContext context, Exception ex) =>
+        (HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method))
+        && !context.Response.HasStarted
+        && CallFailures.IsSiloLoss(ex);
+
+    private static async Task WriteFailureAsync(HttpContext context, Exception ex)
+    {
+        var status = ToStatus(ex);
+        if (status.Code >= 500)
+        {
+            var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Orchestrator.Api");
+            LogRequestFailed(logger, ex, context.Request.Method, context.Request.Path);
+        }
+        if (!context.Response.HasStarted)
+        {
+            await StatusBody.WriteAsync(context, status);
+        }
     }
 
     public static ApiStatus ToStatus(Exception ex) => ex switch
