@@ -27,6 +27,7 @@ public static class ControlPlaneSiloBuilderExtensions
         services.AddSingleton<GrainServices>();
         services.AddSingleton<Index.IndexServices>();
         services.AddHostedService<ControlPlaneBootstrap>();
+        silo.AddIncomingGrainCallFilter<ProcessedCallFailureFilter>();
         return silo;
     }
 }

@@ -225,7 +225,7 @@ public sealed partial class SchedulerGrain(ILogger<SchedulerGrain> logger) : Gra
             await GrainFactory.GetGrain<IPodGrain>(key).BindAsync(node, pod.Metadata.Uid!);
             _bound++;
         }
-        catch (ApiException)
+        catch (ApiException ex) when (ex.Code != 503)
         {
             // Deleted, replaced or bound elsewhere meanwhile: forget the assumption; a pod that
             // still needs a node comes back through a hint or the next re-list.
@@ -233,7 +233,8 @@ public sealed partial class SchedulerGrain(ILogger<SchedulerGrain> logger) : Gra
         }
         catch (Exception)
         {
-            // The pod's silo is unreachable right now: forget and retry the pod.
+            // The pod's silo is unreachable right now, or the pod's write met a lost silo or the
+            // store down (503): forget and retry the pod.
             ForgetAssumption(key, node);
             _queue.TryAdd(key, pod);
         }

@@ -1,3 +1,5 @@
+using System.Data.Common;
+using Orchestrator.Calls;
 using Orchestrator.Model;
 using Orleans.Runtime;
 
@@ -13,25 +15,28 @@ public static partial class ErrorHandling
     {
         app.Use(async (context, next) =>
         {
-            try
+            for (var attempt = 1; ; attempt++)
             {
-                await next(context);
-            }
-            catch (Exception ex) when (context.RequestAborted.IsCancellationRequested && ex is OperationCanceledException)
-            {
-                // The client went away; nothing to tell it.
-            }
-            catch (Exception ex)
-            {
-                var status = ToStatus(ex);
-                if (status.Code >= 500)
+                try
                 {
-                    var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Orchestrator.Api");
-                    LogRequestFailed(logger, ex, context.Request.Method, context.Request.Path);
+                    await next(context);
+                    return;
                 }
-                if (!context.Response.HasStarted)
+                catch (Exception ex) when (context.RequestAborted.IsCancellationRequested && ex is OperationCanceledException)
                 {
-                    await StatusBody.WriteAsync(context, status);
+                    // The client went away; nothing to tell it.
+                    return;
+                }
+                catch (Exception ex) when (attempt <= ReadRetryDelays.Length && IsRepeatableRead(context, ex))
+                {
+                    // The silo that held what this read asked for was lost while answering (the grain
+                    // call filter does not repeat calls that may have run). A read can run again.
+                    await Task.Delay(ReadRetryDelays[attempt - 1], context.RequestAborted);
+                }
+                catch (Exception ex)
+                {
+                    await WriteFailureAsync(context, ex);
+                    return;
                 }
             }
         });
@@ -55,6 +60,29 @@ public static partial class ErrorHandling
         return app;
     }
 
+    /// <summary>Pauses before each repeat of a read that failed with a lost silo: about 1.5 s in
+    /// all, which covers failure detection (about 1 s in the cluster profile).</summary>
+    private static readonly TimeSpan[] ReadRetryDelays = [TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(1000)];
+
+    private static bool IsRepeatableRead(HttpContext context, Exception ex) =>
+        (HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method))
+        && !context.Response.HasStarted
+        && CallFailures.IsSiloLoss(ex);
+
+    private static async Task WriteFailureAsync(HttpContext context, Exception ex)
+    {
+        var status = ToStatus(ex);
+        if (status.Code >= 500)
+        {
+            var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Orchestrator.Api");
+            LogRequestFailed(logger, ex, context.Request.Method, context.Request.Path);
+        }
+        if (!context.Response.HasStarted)
+        {
+            await StatusBody.WriteAsync(context, status);
+        }
+    }
+
     public static ApiStatus ToStatus(Exception ex) => ex switch
     {
         ApiException api => api.Status,
@@ -64,12 +92,40 @@ public static partial class ErrorHandling
             Reason = bad.StatusCode == 413 ? StatusReason.RequestEntityTooLarge : StatusReason.BadRequest,
             Message = bad.Message,
         },
+        // The grain call retry filter already retried what was never processed; what reaches here
+        // either outlasted that or may have been applied (the silo died holding the request).
+        _ when CallFailures.MayHaveBeenProcessed(ex) => ApiErrors.Unavailable(
+            "the control plane lost the silo that was handling this request before it answered; the change may or may not have been applied, "
+            + "so read the object before retrying").Status,
         OrleansMessageRejectionException or Orleans.Runtime.Messaging.ConnectionFailedException or GatewayTooBusyException => ApiErrors.Unavailable(
             $"the control plane is settling after a change of silos; retry shortly ({ex.GetType().Name})").Status,
+        _ when FindStoreFailure(ex) is { } store => ApiErrors.Unavailable(
+            $"the object store is unavailable; retry shortly ({store.Message})").Status,
         TimeoutException => new ApiStatus { Code = 504, Reason = StatusReason.Timeout, Message = $"the request timed out: {ex.Message}" },
         OperationCanceledException => new ApiStatus { Code = 504, Reason = StatusReason.Timeout, Message = "the request was cancelled before it finished" },
         _ => ApiErrors.Internal($"Internal error occurred: {ex.GetType().Name}: {ex.Message}").Status,
     };
+
+    /// <summary>
+    /// The passing store failure behind <paramref name="ex"/> (PostgreSQL down, restarting or out
+    /// of connections), if any: grain activations that cannot read their state surface as an
+    /// OrleansException wrapping the storage's <see cref="StoreException"/>.
+    /// </summary>
+    private static Exception? FindStoreFailure(Exception ex)
+    {
+        for (var e = ex; e is not null; e = e.InnerException)
+        {
+            if (e is StoreException { IsTransient: true } or DbException { IsTransient: true })
+            {
+                return e;
+            }
+            if (e is AggregateException aggregate && aggregate.InnerExceptions.Select(FindStoreFailure).FirstOrDefault(f => f is not null) is { } found)
+            {
+                return found;
+            }
+        }
+        return null;
+    }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "{Method} {Path} failed")]
     private static partial void LogRequestFailed(ILogger logger, Exception exception, string method, string path);

@@ -1,12 +1,20 @@
+using System.Net;
 using Microsoft.Extensions.Options;
+using Orchestrator.Calls;
 using Orchestrator.Grains.Hosting;
 using Orchestrator.Grains.Storage;
+using Orchestrator.Grains.Storage.Postgres;
 using Orleans.Configuration;
+using Orleans.Serialization;
+using StackExchange.Redis;
 
 namespace Orchestrator.Silo.Hosting;
 
 public static class SiloHosting
 {
+    /// <summary>The storage provider holding objects, index state and allocations.</summary>
+    private const string ResourceStorage = "resources";
+
     /// <summary>
     /// Makes this web application a control-plane silo: Orleans with the storage profile chosen
     /// by configuration, the control plane's grains, and the HTTP API's services.
@@ -38,16 +46,77 @@ public static class SiloHosting
                 case "embedded":
                     var dataDirectory = Path.GetFullPath(settings.DataDirectory);
                     silo.UseLocalhostClustering(settings.SiloPort, settings.GatewayPort, serviceId: settings.ServiceId, clusterId: settings.ClusterId);
-                    silo.AddSqliteGrainStorage("resources", o => o.DataDirectory = dataDirectory);
+                    silo.AddSqliteGrainStorage(ResourceStorage, o => o.DataDirectory = dataDirectory);
                     silo.UseSqliteReminderService(o => o.DataDirectory = dataDirectory);
                     break;
-                default:
-                    throw new OptionsValidationException(nameof(SiloSettings), typeof(SiloSettings),
-                        ["Orchestrator:Profile \"cluster\" is not available in this build yet; use \"embedded\"."]);
+                case "cluster":
+                    UseClusterProfile(silo, settings);
+                    break;
             }
             silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = settings.MinimumReminderPeriod);
+            silo.Services.AddOptions<CallRetryOptions>().Bind(builder.Configuration.GetSection(CallRetryOptions.Section)).ValidateOnStart();
+            silo.Services.AddSingleton<IValidateOptions<CallRetryOptions>, CallRetryOptionsValidator>();
+            // Outgoing calls of this process: the HTTP API's and every grain's.
+            silo.AddOutgoingGrainCallFilter<TransientCallRetryFilter>();
             silo.AddControlPlane(builder.Configuration);
         });
         return builder;
+    }
+
+    /// <summary>Several silos: membership in Redis, grain state and reminders in PostgreSQL.</summary>
+    private static void UseClusterProfile(ISiloBuilder silo, SiloSettings settings)
+    {
+        silo.UseRedisClustering(o => o.ConfigurationOptions = RedisOptions(settings.Redis));
+        // Membership errors (Redis down) can reach callers of the management grain (the dashboard,
+        // tools); let them cross the wire rather than fail as "no codec".
+        silo.Services.Configure<ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("StackExchange.Redis"));
+        silo.Configure<EndpointOptions>(o =>
+        {
+            o.SiloPort = settings.SiloPort;
+            o.GatewayPort = settings.GatewayPort;
+            if (settings.AdvertisedIP is { } advertised)
+            {
+                o.AdvertisedIPAddress = IPAddress.Parse(advertised);
+            }
+            if (settings.ListenIP is { } listen)
+            {
+                o.SiloListeningEndpoint = new IPEndPoint(IPAddress.Parse(listen), settings.SiloPort);
+                o.GatewayListeningEndpoint = new IPEndPoint(IPAddress.Parse(listen), settings.GatewayPort);
+            }
+        });
+        var m = settings.Membership;
+        silo.Configure<ClusterMembershipOptions>(o =>
+        {
+            o.ProbeTimeout = m.ProbeTimeout;
+            o.NumMissedProbesLimit = m.NumMissedProbesLimit;
+            o.NumVotesForDeathDeclaration = m.NumVotesForDeathDeclaration;
+            o.DeathVoteExpirationTimeout = m.DeathVoteExpirationTimeout;
+            o.IAmAliveTablePublishTimeout = m.IAmAliveTablePublishTimeout;
+            o.NumMissedTableIAmAliveLimit = m.NumMissedTableIAmAliveLimit;
+            o.TableRefreshTimeout = m.TableRefreshTimeout;
+            o.MaxJoinAttemptTime = m.MaxJoinAttemptTime;
+        });
+        void Postgres(PostgresStorageOptions o)
+        {
+            o.ConnectionString = settings.Postgres;
+            o.StartTimeout = settings.PostgresStartTimeout;
+        }
+        silo.AddPostgresGrainStorage(ResourceStorage, Postgres);
+        silo.UsePostgresReminderService(Postgres);
+    }
+
+    /// <summary>
+    /// Redis options that ride out a Redis restart: keep reconnecting in the background instead of
+    /// failing the first connect, and give up on a single command within a few seconds so a
+    /// membership update fails (and is retried by Orleans) rather than hangs.
+    /// </summary>
+    internal static ConfigurationOptions RedisOptions(string configuration)
+    {
+        var options = ConfigurationOptions.Parse(configuration);
+        options.AbortOnConnectFail = false;
+        options.ConnectTimeout = Math.Min(options.ConnectTimeout, 5000);
+        options.SyncTimeout = Math.Min(options.SyncTimeout, 5000);
+        options.AsyncTimeout = Math.Min(options.AsyncTimeout, 5000);
+        return options;
     }
 }

@@ -11,7 +11,7 @@ public sealed class EmbeddedRestartTests
     public async Task KillNineLosesNoAcceptedWriteAndControllersResumeOnTheirOwn()
     {
         using var data = new TempDirectory("orch-restart");
-        using var silo = new SiloProcess(data.Path);
+        await using var silo = new EmbeddedSiloProcess(data.Path);
         await silo.StartAsync();
         using var http = silo.NewHttpClient();
         var api = new ApiClient(http);
@@ -26,7 +26,7 @@ public sealed class EmbeddedRestartTests
         await Eventually.True(async () => (await api.ListAsync<Pod>("/api/v1/namespaces/app/pods")).Count == 2, "two pods");
         var before = await SnapshotAsync(api);
 
-        silo.Kill9();
+        await silo.Kill9Async();
 
         // A write that was accepted just before the crash but never acted upon: the replica
         // count went up in storage, and no controller saw it.
@@ -38,7 +38,7 @@ public sealed class EmbeddedRestartTests
             Assert.Equal(1, await cmd.ExecuteNonQueryAsync());
         }
 
-        using var restarted = new SiloProcess(data.Path);
+        await using var restarted = new EmbeddedSiloProcess(data.Path);
         await restarted.StartAsync();
         using var http2 = restarted.NewHttpClient();
         var api2 = new ApiClient(http2);

@@ -1,19 +1,11 @@
+using Orchestrator.Tests.Infrastructure.Processes;
+
 namespace Orchestrator.Tests.Infrastructure;
 
 /// <summary>An embedded-profile silo running as its own process, as a user runs it.</summary>
-public sealed class SiloProcess : IDisposable
+public sealed class EmbeddedSiloProcess(string dataDirectory, params string[] extraArgs) : IAsyncDisposable
 {
     private ChildProcess? _process;
-
-    public SiloProcess(string dataDirectory, params string[] extraArgs)
-    {
-        DataDirectory = dataDirectory;
-        ExtraArgs = extraArgs;
-    }
-
-    public string DataDirectory { get; }
-
-    public string[] ExtraArgs { get; }
 
     public int HttpPort { get; } = Ports.Free();
 
@@ -23,36 +15,43 @@ public sealed class SiloProcess : IDisposable
 
     public string ClusterId { get; } = $"proc-{Guid.NewGuid():N}";
 
-    public ChildProcess Process => _process ?? throw new InvalidOperationException("not started");
-
     public HttpClient NewHttpClient() => new() { BaseAddress = new Uri($"http://127.0.0.1:{HttpPort}"), Timeout = TimeSpan.FromSeconds(30) };
 
     /// <summary>Starts the silo and waits until its API answers.</summary>
     public async Task StartAsync()
     {
-        _process = ChildProcess.StartDotnet(Repository.SiloDll,
+        _process = ChildProcess.Start("dotnet",
         [
+            Repository.SiloDll,
             $"--urls=http://127.0.0.1:{HttpPort}",
-            $"--Orchestrator:DataDirectory={DataDirectory}",
+            $"--Orchestrator:DataDirectory={dataDirectory}",
             $"--Orchestrator:SiloPort={SiloPort}",
             $"--Orchestrator:GatewayPort={GatewayPort}",
             $"--Orchestrator:ClusterId={ClusterId}",
             .. ControlPlaneFixture.FastSettings,
-            .. ExtraArgs,
-        ]);
+            .. extraArgs,
+        ], Path.Combine(dataDirectory, $"silo-{HttpPort}.log"));
         using var http = NewHttpClient();
         await Eventually.True(async () =>
         {
             if (_process.HasExited)
             {
-                throw new InvalidOperationException("the silo exited:\n" + _process.Output);
+                throw new InvalidOperationException("the silo exited:\n" + _process.Tail());
             }
             var response = await http.GetAsync("/api/v1/namespaces/default");
             return response.IsSuccessStatusCode;
         }, "the silo's API to answer", TimeSpan.FromSeconds(60));
     }
 
-    public void Kill9() => _process?.Kill9();
+    /// <summary>SIGKILL: no chance to flush, close or say goodbye.</summary>
+    public Task Kill9Async() => _process?.KillAsync() ?? Task.CompletedTask;
 
-    public void Dispose() => _process?.Dispose();
+    public async ValueTask DisposeAsync()
+    {
+        if (_process is not null)
+        {
+            await _process.KillAsync();
+            await _process.DisposeAsync();
+        }
+    }
 }

@@ -3,7 +3,7 @@ using System.Text;
 using Orchestrator.Model;
 using Orchestrator.Tests.Infrastructure;
 
-namespace Orchestrator.Tests.Api;
+namespace Orchestrator.Tests.HttpApi;
 
 /// <summary>Bad input gets a 4xx Kubernetes Status that names the problem, and stores nothing.</summary>
 [Collection(ControlPlaneCollection.Name)]

@@ -1,0 +1,122 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Orleans.Configuration;
+using Orleans.Hosting;
+using Orleans.Providers;
+using Orleans.Storage;
+
+namespace Orchestrator.Grains.Storage.Postgres;
+
+/// <summary>
+/// Registers the cluster profile's PostgreSQL grain storage (Orleans' ADO.NET provider through
+/// <see cref="PostgresGrainStorage"/>), its <see cref="IGrainStateCatalog"/>, and the ADO.NET
+/// reminder table. All share one <see cref="NpgsqlDataSource"/> (one connection pool) and the
+/// schema migration that runs when the silo starts.
+/// </summary>
+/// <remarks>
+/// Each configure delegate applies to the one unnamed <see cref="PostgresStorageOptions"/> the
+/// shared data source is built from, so every call should set the same connection string.
+/// </remarks>
+public static class PostgresStorageHostingExtensions
+{
+    /// <summary>Adds PostgreSQL grain storage named <paramref name="name"/> and an <see cref="IGrainStateCatalog"/> over it.</summary>
+    public static ISiloBuilder AddPostgresGrainStorage(this ISiloBuilder builder, string name, Action<PostgresStorageOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return builder.ConfigureServices(services => services.AddPostgresGrainStorage(name, configure));
+    }
+
+    /// <summary>Adds reminders to the silo, stored in PostgreSQL.</summary>
+    public static ISiloBuilder UsePostgresReminderService(this ISiloBuilder builder, Action<PostgresStorageOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return builder.ConfigureServices(services => services.UsePostgresReminderService(configure));
+    }
+
+    /// <summary>
+    /// Adds grain storage named <paramref name="name"/>: Orleans' ADO.NET provider with the Npgsql
+    /// invariant, registered by Orleans' own extension and then wrapped in
+    /// <see cref="PostgresGrainStorage"/>; a keyed <see cref="IGrainStateCatalog"/> with the same key,
+    /// and an unkeyed one for the default provider (or the first provider added).
+    /// </summary>
+    public static IServiceCollection AddPostgresGrainStorage(this IServiceCollection services, string name, Action<PostgresStorageOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        services.AddPostgresDatabase(configure);
+
+        services.AddAdoNetGrainStorage(name, options => options.Configure<NpgsqlDataSource>((o, dataSource) =>
+        {
+            o.Invariant = PostgresStorageOptions.Invariant;
+            o.DataSource = dataSource;
+            // Deleted objects leave no row behind (DeleteStorageKey rather than ClearStorageKey).
+            o.DeleteStateOnClear = true;
+        }));
+        var adoNet = services.Last(d => d.ServiceType == typeof(IGrainStorage) && d.IsKeyedService && Equals(d.ServiceKey, name));
+        services.Remove(adoNet);
+        // Orleans' registration also resolves this key as the provider's lifecycle participant;
+        // the wrapper passes that on.
+        services.AddKeyedSingleton<IGrainStorage>(name, (provider, key) =>
+            new PostgresGrainStorage(AdoNetGrainStorageFactory.Create(provider, (string)key!), provider.GetRequiredService<NpgsqlDataSource>()));
+
+        services.AddKeyedSingleton<IGrainStateCatalog>(name, (provider, key) => CreateCatalog(provider, (string)key!));
+        var unkeyedCatalog = services.FirstOrDefault(d => d.ServiceType == typeof(IGrainStateCatalog) && !d.IsKeyedService);
+        var isDefault = string.Equals(name, ProviderConstants.DEFAULT_STORAGE_PROVIDER_NAME, StringComparison.Ordinal);
+        if (unkeyedCatalog is null || isDefault)
+        {
+            if (unkeyedCatalog is not null)
+            {
+                services.Remove(unkeyedCatalog);
+            }
+            services.AddSingleton(provider => provider.GetRequiredKeyedService<IGrainStateCatalog>(name));
+        }
+        return services;
+    }
+
+    /// <summary>Adds the ADO.NET reminder table over PostgreSQL (and reminders) to a silo's services.</summary>
+    public static IServiceCollection UsePostgresReminderService(this IServiceCollection services, Action<PostgresStorageOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.AddPostgresDatabase(configure);
+        // Replaces any reminder table registered before, as Orleans' Use*ReminderService methods do.
+        services.UseAdoNetReminderService(options => options.Configure<NpgsqlDataSource>((o, dataSource) =>
+        {
+            o.Invariant = PostgresStorageOptions.Invariant;
+            o.DataSource = dataSource;
+        }));
+        var adoNet = services.Last(d => d.ServiceType == typeof(IReminderTable) && !d.IsKeyedService);
+        services.Remove(adoNet);
+        services.AddSingleton<IReminderTable>(provider => new PostgresReminderTable(
+            (IReminderTable)ActivatorUtilities.CreateInstance(provider, adoNet.ImplementationType!),
+            provider.GetRequiredService<NpgsqlDataSource>()));
+        return services;
+    }
+
+    private static void AddPostgresDatabase(this IServiceCollection services, Action<PostgresStorageOptions>? configure)
+    {
+        var options = services.AddOptions<PostgresStorageOptions>();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+        options.ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PostgresStorageOptions>, PostgresStorageOptionsValidator>());
+        services.TryAddSingleton(provider =>
+            NpgsqlDataSource.Create(provider.GetRequiredService<IOptions<PostgresStorageOptions>>().Value.EffectiveConnectionString()));
+        services.TryAddSingleton<PostgresMigrator>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<ILifecycleParticipant<ISiloLifecycle>, PostgresMigrationStartup>());
+    }
+
+    private static PostgresGrainStateCatalog CreateCatalog(IServiceProvider provider, string name)
+    {
+        var serializer = provider.GetRequiredService<IOptionsMonitor<AdoNetGrainStorageOptions>>().Get(name).GrainStorageSerializer
+            ?? throw new InvalidOperationException(
+                $"Grain state catalog '{name}' has no serializer: register an {nameof(IGrainStorageSerializer)} in the service collection.");
+        return new PostgresGrainStateCatalog(
+            provider.GetRequiredService<NpgsqlDataSource>(),
+            provider.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId,
+            serializer);
+    }
+}

@@ -1,0 +1,56 @@
+using System.Diagnostics;
+using Orchestrator.Model;
+using Orchestrator.Tests.Infrastructure;
+using Orchestrator.Tests.Infrastructure.Processes;
+using Xunit.Abstractions;
+using static Orchestrator.Tests.Cluster.ClusterTestSupport;
+
+namespace Orchestrator.Tests.Cluster;
+
+/// <summary>
+/// Every silo killed at once and the cluster started again, on the same ports and then on new
+/// ones: it serves again within seconds (the dead silos' membership rows do not hold the new
+/// ones back) with everything it had accepted.
+/// </summary>
+[Collection(ClusterCollection.Name)]
+public sealed class ClusterRestartTests(ClusterStoresFixture stores, ITestOutputHelper output)
+{
+    [Fact]
+    public async Task AWholeClusterKilledAndRestartedServesAgainWithEverything()
+    {
+        var clock = Stopwatch.StartNew();
+        void Phase(string what) => output.WriteLine($"{clock.Elapsed.TotalSeconds,5:0.0} s  {what}");
+        await using var cluster = await stores.StartClusterAsync(3, output);
+        Phase("3 silos ready");
+        await RunAsync(cluster, output, async () =>
+        {
+            var api = Api(cluster.Silos[0]);
+            await CreateEventuallyAsync(api, "/api/v1/namespaces", new Namespace { Metadata = new ObjectMeta { Name = "keep" } });
+            for (var i = 1; i <= 3; i++)
+            {
+                await CreateEventuallyAsync(api, "/api/v1/namespaces/keep/services", ClusterIpService($"svc{i}"));
+            }
+            await CreateEventuallyAsync(api, "/apis/apps/v1/namespaces/keep/deployments", Manifests.Deployment("web", 2));
+            var before = await ListEventuallyAsync<Service>(api, "/api/v1/namespaces/keep/services");
+
+            foreach (var samePorts in new[] { true, false })
+            {
+                var ports = cluster.Silos.Select(s => (s.HttpPort, s.SiloPort, s.GatewayPort)).ToList();
+                await Task.WhenAll(cluster.Silos.Select(cluster.KillAsync));
+                var restarted = Stopwatch.StartNew();
+                var silos = ports.Select(p => cluster.StartSilo(samePorts ? p : null)).ToList();
+
+                var first = await CreateEventuallyAsync(Api(silos[0]), "/api/v1/namespaces", new Namespace { Metadata = new ObjectMeta { Name = $"after-{(samePorts ? "same" : "new")}-ports" } });
+                Phase($"restarted on {(samePorts ? "the same" : "new")} ports: first write accepted {restarted.ElapsedMilliseconds} ms after the silos were started");
+                await cluster.WaitReadyAsync();
+                Phase($"all 3 silos serve, {restarted.ElapsedMilliseconds} ms after start");
+
+                var after = await ListEventuallyAsync<Service>(Api(silos[2]), "/api/v1/namespaces/keep/services");
+                Assert.Equal(before.Select(s => (s.Metadata.Uid, s.Metadata.ResourceVersion, s.Spec.ClusterIP)), after.Select(s => (s.Metadata.Uid, s.Metadata.ResourceVersion, s.Spec.ClusterIP)));
+                var deployment = await Api(silos[1]).GetAsync<Deployment>("/apis/apps/v1/namespaces/keep/deployments/web");
+                Assert.Equal(2, deployment.Spec.Replicas);
+                Assert.NotNull(first.Metadata.Uid);
+            }
+        });
+    }
+}
