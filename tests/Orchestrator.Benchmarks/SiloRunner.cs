@@ -74,6 +74,15 @@ public sealed class SiloRunner : IDisposable
         throw new TimeoutException("the silo did not become ready");
     }
 
+    /// <summary>CPU time the silo has used so far (user + system), from /proc.</summary>
+    public TimeSpan CpuTime()
+    {
+        var fields = File.ReadAllText($"/proc/{Pid}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        // After the command name: state is field 3, so utime and stime (fields 14 and 15) are at 11 and 12.
+        var ticks = long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture);
+        return TimeSpan.FromSeconds(ticks / 100.0);
+    }
+
     /// <summary>Peak resident memory of the silo (VmHWM), in MiB.</summary>
     public double PeakMemoryMiB()
     {
