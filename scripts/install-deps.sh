@@ -17,6 +17,9 @@ packages=(
   iptables
   busybox-static
   socat
+  # the cluster profile's stores (the tests start their own instances)
+  redis-server
+  postgresql
 )
 
 if ! command -v dotnet >/dev/null 2>&1; then

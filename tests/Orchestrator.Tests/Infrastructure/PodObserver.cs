@@ -60,59 +60,87 @@ public sealed class PodObserver : IAsyncDisposable
 
     private readonly Dictionary<string, Pod> _seen = [];
 
+    /// <summary>List, then watch from the list's resourceVersion; when the watch breaks (a silo
+    /// died, the version is too old), list again and go on, as an informer does. Every list and
+    /// every event is checked.</summary>
     private async Task RunAsync(ApiClient api, string ns)
     {
-        try
+        while (!_cts.IsCancellationRequested)
         {
-            var list = await api.GetAsync<JsonObject>($"/api/v1/namespaces/{ns}/pods");
-            var rv = list["metadata"]!["resourceVersion"]!.GetValue<string>();
-            lock (_pods)
+            try
             {
-                foreach (var item in list["items"]!.AsArray())
-                {
-                    var pod = item.Deserialize<Pod>(ResourceJson.Lenient)!;
-                    _pods[pod.Metadata.Uid!] = pod;
-                    _seen[pod.Metadata.Uid!] = pod;
-                }
-            }
-            using var response = await api.Http.GetAsync($"/api/v1/namespaces/{ns}/pods?watch=true&resourceVersion={rv}", HttpCompletionOption.ResponseHeadersRead, _cts.Token);
-            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(_cts.Token));
-            _started.TrySetResult();
-            while (await reader.ReadLineAsync(_cts.Token) is { } line)
-            {
-                var ev = JsonNode.Parse(line)!;
-                var pod = ev["object"].Deserialize<Pod>(ResourceJson.Lenient)!;
+                var list = await api.GetAsync<JsonObject>($"/api/v1/namespaces/{ns}/pods");
+                var rv = list["metadata"]!["resourceVersion"]!.GetValue<string>();
                 lock (_pods)
                 {
-                    if (ev["type"]!.GetValue<string>() == "DELETED")
+                    _pods.Clear();
+                    foreach (var item in list["items"]!.AsArray())
                     {
-                        _pods.Remove(pod.Metadata.Uid!);
-                    }
-                    else
-                    {
+                        var pod = item.Deserialize<Pod>(ResourceJson.Lenient)!;
                         _pods[pod.Metadata.Uid!] = pod;
+                        _seen[pod.Metadata.Uid!] = pod;
                     }
-                    _seen[pod.Metadata.Uid!] = pod;
-                    Events++;
-                    if (_check(_pods.Values, DateTimeOffset.UtcNow) is { } violation)
+                    Check();
+                }
+                using var response = await api.Http.GetAsync($"/api/v1/namespaces/{ns}/pods?watch=true&resourceVersion={rv}", HttpCompletionOption.ResponseHeadersRead, _cts.Token);
+                response.EnsureSuccessStatusCode();
+                using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(_cts.Token));
+                _started.TrySetResult();
+                while (await reader.ReadLineAsync(_cts.Token) is { } line)
+                {
+                    var ev = JsonNode.Parse(line)!;
+                    var type = ev["type"]!.GetValue<string>();
+                    if (type == "ERROR")
                     {
-                        lock (_violations)
+                        break;
+                    }
+                    var pod = ev["object"].Deserialize<Pod>(ResourceJson.Lenient)!;
+                    lock (_pods)
+                    {
+                        if (type == "DELETED")
                         {
-                            _violations.Add(violation);
+                            _pods.Remove(pod.Metadata.Uid!);
                         }
+                        else
+                        {
+                            _pods[pod.Metadata.Uid!] = pod;
+                        }
+                        _seen[pod.Metadata.Uid!] = pod;
+                        Events++;
+                        Check();
                     }
                 }
             }
+            catch (OperationCanceledException) when (_cts.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception)
+            {
+                // The silo behind the watch went away or is settling: list again shortly.
+                Restarts++;
+                try
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(200), _cts.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
         }
-        catch (OperationCanceledException)
+    }
+
+    /// <summary>How often the watch had to be started again.</summary>
+    public int Restarts { get; private set; }
+
+    private void Check()
+    {
+        if (_check(_pods.Values, DateTimeOffset.UtcNow) is { } violation)
         {
-        }
-        catch (Exception ex)
-        {
-            _started.TrySetException(ex);
             lock (_violations)
             {
-                _violations.Add("the watch failed: " + ex.Message);
+                _violations.Add(violation);
             }
         }
     }

@@ -267,6 +267,74 @@ public sealed partial class ServiceRoutingTests(MultiNodeFixture fixture, ITestO
         Assert.Contains(ProxyRules.ServiceChain($"{ns}/kept:80", "TCP"), await Cluster.IptablesSaveAsync(node), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task ARollingUpdateUnderTrafficDropsNoRequest()
+    {
+        var ns = await NewNamespaceAsync();
+        // Each pod answers with its version: VERSION from the environment, which the update changes.
+        string[] serveVersion =
+        [
+            "sh", "-c",
+            "mkdir -p /www && echo \"$VERSION\" > /www/index.html && echo ok > /www/ready && exec httpd -f -p 8080 -h /www",
+        ];
+        var web = Web("web", 4);
+        web = web with
+        {
+            Spec = web.Spec with
+            {
+                Template = web.Spec.Template with
+                {
+                    Spec = web.Spec.Template.Spec with
+                    {
+                        // Long enough for every node's rules to drop an old pod before it is killed
+                        // (busybox httpd ignores SIGTERM, so the grace period is its lifetime).
+                        TerminationGracePeriodSeconds = 5,
+                        Containers = [HttpdContainer() with { Command = serveVersion, Env = [new EnvVar { Name = "VERSION", Value = "v1" }] }],
+                    },
+                },
+            },
+        };
+        await Api.CreateAsync($"/apis/apps/v1/namespaces/{ns}/deployments", web);
+        var svc = await Api.CreateAsync($"/api/v1/namespaces/{ns}/services", new Service
+        {
+            Metadata = new ObjectMeta { Name = "web" },
+            Spec = new ServiceSpec { Selector = new Dictionary<string, string> { ["app"] = "web" }, Ports = [new ServicePort { Name = "http", Port = 80, TargetPort = "http" }] },
+        });
+        var client = (await StartClientsAsync(ns, count: 1))[0];
+        var pods = await WaitReadyPodsAsync(ns, "app=web", 4);
+        await WaitRoutedAsync(ns, "web:http", pods);
+
+        // The client requests the ClusterIP in a loop until told to stop, the whole time.
+        var url = $"http://{svc.Spec.ClusterIP}:80/";
+        var loop = ExecAsync(client, "sh", "-c", $"rm -f /tmp/stop; while [ ! -f /tmp/stop ]; do r=$({HttpGet(url)}); [ -n \"$r\" ] || r=FAIL; echo \"$r\"; done");
+        await WaitAsync(async () => (await ExecAsync(client, "sh", "-c", "echo started")).Trim() == "started" && !loop.IsCompleted, "the request loop to run");
+
+        var current = await Api.GetAsync<Deployment>($"/apis/apps/v1/namespaces/{ns}/deployments/web");
+        var container = current.Spec.Template.Spec.Containers[0] with { Env = [new EnvVar { Name = "VERSION", Value = "v2" }] };
+        var update = current with { Spec = current.Spec with { Template = current.Spec.Template with { Spec = current.Spec.Template.Spec with { Containers = [container] } } } };
+        Assert.True((await Api.SendAsync(HttpMethod.Put, $"/apis/apps/v1/namespaces/{ns}/deployments/web", ResourceJson.SerializeToString(update))).IsSuccessStatusCode);
+
+        // The rollout completes: four new pods, routed on every node, and no old pod left.
+        await WaitAsync(async () =>
+        {
+            var d = await Api.GetAsync<Deployment>($"/apis/apps/v1/namespaces/{ns}/deployments/web");
+            var all = await Api.ListAsync<Pod>($"/api/v1/namespaces/{ns}/pods?labelSelector=app%3Dweb");
+            return d.Status is { UpdatedReplicas: 4, AvailableReplicas: 4, Replicas: 4 } && all.Count == 4;
+        }, "the rollout to complete", 120);
+        var fresh = await WaitReadyPodsAsync(ns, "app=web", 4);
+        await WaitRoutedAsync(ns, "web:http", fresh);
+        await ExecAsync(client, "touch", "/tmp/stop");
+        var answers = (await loop).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+        var counts = answers.GroupBy(a => a).ToDictionary(g => g.Key, g => g.Count());
+        output.WriteLine($"{answers.Length} requests during the rollout: {string.Join(", ", counts.Select(c => $"{c.Key}={c.Value}"))}");
+        Assert.True(answers.Length > 50, $"only {answers.Length} requests were made");
+        Assert.Equal(0, counts.GetValueOrDefault("FAIL"));
+        Assert.True(counts.ContainsKey("v1") && counts.ContainsKey("v2"), "both versions answered during the rollout");
+        Assert.Equal("v2", answers[^1]);
+        Assert.All(answers, a => Assert.Contains(a, new[] { "v1", "v2" }));
+    }
+
     // ------------------------------------------------------------------ helpers
 
     private static Deployment Web(string name, int replicas) => new()
