@@ -52,8 +52,9 @@ public sealed class ControlPlaneOptions
     public int WatchLogCapacity { get; set; } = 50_000;
 
     /// <summary>A writer that reserved a resourceVersion and neither published nor abandoned it
-    /// within this time is presumed dead; its object is asked to re-announce itself. Default 10 s.</summary>
-    public TimeSpan ReservationTimeout { get; set; } = TimeSpan.FromSeconds(10);
+    /// within this time is presumed dead; the index reads what it stored. Lists wait for changes
+    /// in flight, so this bounds how long a list can wait after a silo dies. Default 5 s.</summary>
+    public TimeSpan ReservationTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Events older than this are deleted. Default 1 hour, as Kubernetes' --event-ttl.</summary>
     public TimeSpan EventTtl { get; set; } = TimeSpan.FromHours(1);

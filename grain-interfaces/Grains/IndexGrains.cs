@@ -31,7 +31,9 @@ public interface IResourceIndexGrain<T> : IGrainWithStringKey where T : class, I
     [Alias("Forget")]
     Task ForgetAsync(string key);
 
-    [Alias("List")]
+    /// <summary>The objects matching the query, including every change reserved before the call
+    /// (it waits for changes in flight; interleaved with their publishes).</summary>
+    [Alias("List"), AlwaysInterleave]
     Task<ResourceList<T>> ListAsync(ResourceQuery query);
 
     /// <summary>The changes after <paramref name="fromVersion"/> that match the query, waiting up

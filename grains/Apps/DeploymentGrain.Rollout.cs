@@ -33,7 +33,7 @@ public sealed partial class DeploymentGrain
             return desired;
         }
         var (surge, _) = ResolveFenceposts(d);
-        var allPods = all.Sum(rs => rs.Spec.Replicas ?? 0);
+        var allPods = all.Sum(PodsOf);
         var maxTotal = desired + surge;
         if (allPods >= maxTotal)
         {
@@ -52,9 +52,9 @@ public sealed partial class DeploymentGrain
             return;
         }
         var desired = d.Spec.Replicas ?? 1;
-        var allPods = all.Sum(rs => rs.Spec.Replicas ?? 0);
+        var allPods = all.Sum(PodsOf);
         var minAvailable = desired - MaxUnavailable(d);
-        var newUnavailable = (newRs.Spec.Replicas ?? 0) - (newRs.Status?.AvailableReplicas ?? 0);
+        var newUnavailable = (newRs.Spec.Replicas ?? 0) - AvailableOf(newRs);
         var maxScaledDown = allPods - minAvailable - newUnavailable;
         if (maxScaledDown <= 0)
         {
@@ -69,7 +69,7 @@ public sealed partial class DeploymentGrain
             {
                 break;
             }
-            var unhealthy = (rs.Spec.Replicas ?? 0) - (rs.Status?.AvailableReplicas ?? 0);
+            var unhealthy = (rs.Spec.Replicas ?? 0) - AvailableOf(rs);
             if (unhealthy <= 0 || rs.Status?.ObservedGeneration < rs.Metadata.Generation)
             {
                 continue;
@@ -82,7 +82,7 @@ public sealed partial class DeploymentGrain
         }
 
         // Then healthy ones, oldest first, as long as enough pods stay available.
-        var available = all.Sum(rs => rs.Status?.AvailableReplicas ?? 0);
+        var available = all.Sum(AvailableOf);
         if (available <= minAvailable)
         {
             return;
@@ -105,6 +105,22 @@ public sealed partial class DeploymentGrain
             scaledDown += drop;
         }
     }
+
+    /// <summary>
+    /// The pods a ReplicaSet has or is about to have: the larger of what it should run and what its
+    /// controller last counted. Kubernetes counts only spec.replicas, which lets pods exceed
+    /// maxSurge while an old ReplicaSet's controller is slow to delete (as it is when its silo has
+    /// just died and it has not come back yet); counting its last seen pods too keeps the bound.
+    /// </summary>
+    private static int PodsOf(ReplicaSet rs) => Math.Max(rs.Spec.Replicas ?? 0, rs.Status?.Replicas ?? 0);
+
+    /// <summary>
+    /// The available pods a ReplicaSet can be counted on for: what its controller last counted, but
+    /// never more than it is now asked to run. Just after a scale-down its status may still count a
+    /// pod that is being deleted; counting that pod would scale down again, below
+    /// replicas - maxUnavailable.
+    /// </summary>
+    private static int AvailableOf(ReplicaSet rs) => Math.Min(rs.Status?.AvailableReplicas ?? 0, rs.Spec.Replicas ?? 0);
 
     /// <summary>maxUnavailable as a count (Kubernetes' deploymentutil.MaxUnavailable).</summary>
     internal static int MaxUnavailable(Deployment d)

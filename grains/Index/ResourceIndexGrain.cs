@@ -52,6 +52,9 @@ public abstract class ResourceIndexGrain<T> : Grain, IResourceIndexGrain<T> wher
     /// <summary>Watches waiting for a change; each is woken only by a change it matches.</summary>
     private readonly List<Waiter> _waiters = [];
 
+    /// <summary>Completed (and replaced) whenever reserved versions are resolved: lists wait on it.</summary>
+    private TaskCompletionSource _drained = NewSignal();
+
     protected ResourceIndexGrain(IPersistentState<IndexState> state, IndexServices services)
     {
         _state = state;
@@ -174,10 +177,29 @@ public abstract class ResourceIndexGrain<T> : Grain, IResourceIndexGrain<T> wher
     public Task<long?> GetVersionAsync(string key) =>
         Task.FromResult(_objects.TryGetValue(key, out var obj) ? obj.ResourceVersionNumber() : (long?)null);
 
-    public Task<ResourceList<T>> ListAsync(ResourceQuery query)
+    /// <summary>
+    /// A list includes every change whose version was reserved before the list was asked for:
+    /// it waits (interleaved with the writers' publishes) until those are published or resolved.
+    /// Without that, a controller could miss an object whose writer stored it and then died before
+    /// publishing, and create a second one; with it, such a list waits at most until the dead
+    /// writer's reservation expires and the index reads the truth from storage.
+    /// </summary>
+    public async Task<ResourceList<T>> ListAsync(ResourceQuery query)
     {
+        var upTo = _reserved;
+        var deadline = _time.GetUtcNow() + _options.ReservationTimeout * 3;
+        while (_pending.Count > 0 && _pending.First().Key <= upTo && _time.GetUtcNow() < deadline)
+        {
+            try
+            {
+                await _drained.Task.WaitAsync(deadline - _time.GetUtcNow(), _time);
+            }
+            catch (TimeoutException)
+            {
+            }
+        }
         var items = Candidates(query).Where(query.Matches).OrderBy(o => o.Key(), StringComparer.Ordinal).ToList();
-        return Task.FromResult(new ResourceList<T>(items, _published));
+        return new ResourceList<T>(items, _published);
     }
 
     public async Task<WatchBatch<T>> WatchAsync(ResourceQuery query, long fromVersion, TimeSpan maxWait)
@@ -291,6 +313,9 @@ public abstract class ResourceIndexGrain<T> : Grain, IResourceIndexGrain<T> wher
             // The ring dropped older changes: a watch from before the oldest kept one is too old.
             _floor = Math.Max(_floor, oldest - 1);
         }
+        var drained = _drained;
+        _drained = NewSignal();
+        drained.TrySetResult();
         if (applied is null)
         {
             return;
@@ -413,21 +438,50 @@ public abstract class ResourceIndexGrain<T> : Grain, IResourceIndexGrain<T> wher
         }
     }
 
-    private Task ExpireReservationsAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// A writer that reserved a version and neither published nor abandoned it in time is presumed
+    /// dead. Whether it stored its change is in storage: if the stored object carries the reserved
+    /// version, publish it (or its removal); otherwise the change never happened.
+    /// </summary>
+    private async Task ExpireReservationsAsync(CancellationToken cancellationToken)
     {
         var cutoff = _time.GetUtcNow() - _options.ReservationTimeout;
         var expired = _pending.Where(p => p.Value.Change is null && !p.Value.Abandoned && p.Value.ReservedAt < cutoff).ToList();
         foreach (var (version, reservation) in expired)
         {
             _logger.ReservationExpired(T.Type.Kind, version, reservation.Key);
-            reservation.Abandoned = true;
-            GrainFactory.GetGrain<IResourceGrain<T>>(reservation.Key).ResyncAsync().Ignore();
+            try
+            {
+                var stored = (await _catalog.ReadAsync<ResourceState<T>>(T.Type.GrainType, reservation.Key, ResourceState<T>.StateName, cancellationToken))?.Object;
+                if (reservation.Change is not null || reservation.Abandoned)
+                {
+                    // The writer came back while storage was read.
+                    continue;
+                }
+                if (stored is not null && stored.ResourceVersionNumber() == version)
+                {
+                    reservation.Change = (_objects.ContainsKey(reservation.Key) ? WatchEventType.Modified : WatchEventType.Added, stored);
+                }
+                else if (stored is null && _objects.TryGetValue(reservation.Key, out var last))
+                {
+                    reservation.Change = (WatchEventType.Deleted, last.WithMetadata(last.Metadata with { ResourceVersion = version.ToString(System.Globalization.CultureInfo.InvariantCulture) }));
+                }
+                else
+                {
+                    reservation.Abandoned = true;
+                }
+            }
+            catch (Exception) when (!cancellationToken.IsCancellationRequested)
+            {
+                // Storage cannot say: let the object tell (it republishes what it stored).
+                reservation.Abandoned = true;
+                GrainFactory.GetGrain<IResourceGrain<T>>(reservation.Key).ResyncAsync().Ignore();
+            }
         }
         if (expired.Count > 0)
         {
             Drain();
         }
-        return Task.CompletedTask;
     }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -20,4 +20,8 @@ public interface IGrainStateCatalog
     /// (level-triggered, as with a Kubernetes list followed by a watch).
     /// </remarks>
     IAsyncEnumerable<(string GrainKey, T? State)> ReadAllAsync<T>(string grainType, string stateName, CancellationToken cancellationToken = default);
+
+    /// <summary>One grain's stored state, or default when none is stored. An index grain uses it to
+    /// learn whether a writer that died after reserving a version stored its change.</summary>
+    Task<T?> ReadAsync<T>(string grainType, string grainKey, string stateName, CancellationToken cancellationToken = default);
 }

@@ -60,6 +60,22 @@ public sealed class SqliteGrainStateCatalog : IGrainStateCatalog
         }
     }
 
+    /// <inheritdoc />
+    public async Task<T?> ReadAsync<T>(string grainType, string grainKey, string stateName, CancellationToken cancellationToken = default)
+    {
+        var connection = await _database.OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT payload FROM grain_state WHERE grain_type = $type AND grain_key = $key AND state_name = $state;";
+            command.Parameters.AddWithValue("$type", grainType);
+            command.Parameters.AddWithValue("$key", grainKey);
+            command.Parameters.AddWithValue("$state", stateName);
+            var payload = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as byte[];
+            return payload is null ? default : _serializer.Deserialize<T>(new BinaryData(payload));
+        }
+    }
+
     private async Task<List<(string GrainKey, byte[] Payload)>> ReadPageAsync(
         string grainType,
         string stateName,

@@ -73,6 +73,24 @@ public sealed class PostgresGrainStateCatalog : IGrainStateCatalog
         }
     }
 
+    /// <inheritdoc />
+    public async Task<T?> ReadAsync<T>(string grainType, string grainKey, string stateName, CancellationToken cancellationToken = default)
+    {
+        var payload = await PostgresFailures.RunAsync(_dataSource, async () =>
+        {
+            await using var command = _dataSource.CreateCommand("""
+                SELECT payload FROM orchestrator_grain_state
+                WHERE service_id = @service AND state_name = @state AND grain_key = @key
+                  AND grain_id_n0 = 0 AND grain_id_n1 = 0 AND payload IS NOT NULL;
+                """);
+            command.Parameters.AddWithValue("service", _serviceId);
+            command.Parameters.AddWithValue("state", stateName);
+            command.Parameters.AddWithValue("key", PostgresGrainStorage.StoredKey(grainType, grainKey));
+            return await command.ExecuteScalarAsync(cancellationToken) as byte[];
+        });
+        return payload is null ? default : _serializer.Deserialize<T>(new BinaryData(payload));
+    }
+
     private async Task<List<(string StoredKey, byte[] Payload)>> ReadPageAsync(string stateName, string after, string end, CancellationToken cancellationToken)
     {
         var page = new List<(string, byte[])>();

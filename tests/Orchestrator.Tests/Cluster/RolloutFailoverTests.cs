@@ -50,10 +50,10 @@ public sealed class RolloutFailoverTests(ClusterStoresFixture stores, ITestOutpu
                 var active = pods.Where(p => p.Metadata.DeletionTimestamp is null && !p.IsTerminal()).ToList();
                 if (active.Count > Replicas + 1)
                 {
-                    return $"{active.Count} pods exceed replicas + maxSurge = {Replicas + 1}";
+                    return $"{active.Count} pods exceed replicas + maxSurge = {Replicas + 1}: " + string.Join("; ", active.Select(p => $"{p.Metadata.Name} {p.Status?.Phase} ready={p.IsReady()} created={p.Metadata.CreationTimestamp:HH:mm:ss.fff}"));
                 }
                 var available = active.Count(p => p.IsAvailable(2, now.AddMilliseconds(250)));
-                return available < Replicas - 1 ? $"only {available} available, below replicas - maxUnavailable = {Replicas - 1}" : null;
+                return available < Replicas - 1 ? $"only {available} available, below replicas - maxUnavailable = {Replicas - 1} at {now:HH:mm:ss.fff}: " + string.Join("; ", pods.Select(p => $"{p.Metadata.Name} {p.Status?.Phase} del={p.Metadata.DeletionTimestamp:HH:mm:ss.fff} ready={p.IsReady()} since={Conditions.Get(p.Status?.Conditions, "Ready")?.LastTransitionTime:HH:mm:ss.fff}")) : null;
             });
 
             var current = await api.GetAsync<Deployment>($"/apis/apps/v1/namespaces/{Ns}/deployments/web");
@@ -88,6 +88,10 @@ public sealed class RolloutFailoverTests(ClusterStoresFixture stores, ITestOutpu
             Assert.Equal(2, sets.Count);
             Assert.Equal(0, sets.Single(rs => rs.Spec.Template.Spec.Containers[0].Image == "v1").Spec.Replicas);
             output.WriteLine($"{observer.Events} pod events observed, watch restarted {observer.Restarts} times");
+            foreach (var v in observer.Violations.Take(5))
+            {
+                output.WriteLine("VIOLATION " + v);
+            }
             Assert.Empty(observer.Violations);
         });
     }
