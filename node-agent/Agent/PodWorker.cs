@@ -42,11 +42,32 @@ internal sealed partial class PodWorker : IAsyncDisposable
     /// <summary>True once the pod was terminated and removed; the agent then drops the worker.</summary>
     public bool Finished { get; private set; }
 
+    /// <summary>The pod as last seen by this worker (its resourceVersion as a number; 0 if none).</summary>
+    public long ResourceVersion => VersionOf(_pod);
+
+    /// <summary>A newer version of the pod. An older one is ignored: the watch and the agent's
+    /// fence both hand pods over, and a fresher object (deleting, say) must never be replaced by a
+    /// stale one, which could start again what was just stopped.</summary>
     public void Update(Pod pod)
     {
+        if (VersionOf(pod) < VersionOf(_pod))
+        {
+            return;
+        }
         _pod = pod;
         Kick();
     }
+
+    /// <summary>Sends the pod's status again on the next pass even if it looks unchanged: after a
+    /// fence, the control plane may hold something else than what this worker last reported.</summary>
+    public void ResumeReports()
+    {
+        Volatile.Write(ref _reported, null);
+        Kick();
+    }
+
+    private static long VersionOf(Pod pod) =>
+        long.TryParse(pod.Metadata.ResourceVersion, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var v) ? v : 0;
 
     public void Kick()
     {
@@ -218,7 +239,13 @@ internal sealed partial class PodWorker : IAsyncDisposable
 
     private async Task ReportAsync(Pod pod, PodStatus status, CancellationToken token)
     {
-        if (_reported is not null && ResourceJson.DeepEquals(status, _reported))
+        if (_node.ReportsPaused)
+        {
+            // Out of contact, or not yet fenced after it: the agent reports once it knows the
+            // control plane's current view (ResumeReports).
+            return;
+        }
+        if (Volatile.Read(ref _reported) is { } reported && ResourceJson.DeepEquals(status, reported))
         {
             return;
         }
