@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
+using Orchestrator.Calls;
 using Orchestrator.GrainInterfaces;
 using Orchestrator.Model;
 using Orchestrator.NodeAgent.Runtime;
@@ -95,7 +96,12 @@ public sealed partial class NodeAgent : IAsyncDisposable
     private async Task RegisterAsync(CancellationToken cancellationToken)
     {
         var registration = NodeIdentity.Describe(NodeName, _node.Options, _node.Runtime.Version);
-        var node = await NodeGrain.RegisterAsync(registration).WaitAsync(_node.Options.CallTimeout, _node.Time, cancellationToken);
+        Task<Node> call;
+        using (CallDeadline.Within(_node.Options.CallTimeout))
+        {
+            call = NodeGrain.RegisterAsync(registration);
+        }
+        var node = await call.WaitAsync(_node.Options.CallTimeout, _node.Time, cancellationToken);
         _node.HostIP = node.Status?.Addresses?.FirstOrDefault(a => a.Type == "InternalIP")?.Address;
         if (_node.Runtime is IUsesPodCidr network)
         {
@@ -113,7 +119,13 @@ public sealed partial class NodeAgent : IAsyncDisposable
     /// A call given up on may still arrive later; that only renews the lease once more.</summary>
     private async Task<bool> HeartbeatOnceAsync(CancellationToken cancellationToken)
     {
-        var call = NodeGrain.HeartbeatAsync(_bootId, _endpointReference);
+        Task<bool> call;
+        // Not retried past the timeout either: a heartbeat that arrived late, after a network cut
+        // healed, would turn the node Ready before the agent fenced.
+        using (CallDeadline.Within(_node.Options.HeartbeatTimeout))
+        {
+            call = NodeGrain.HeartbeatAsync(_bootId, _endpointReference);
+        }
         try
         {
             return await call.WaitAsync(_node.Options.HeartbeatTimeout, _node.Time, cancellationToken);
@@ -138,9 +150,13 @@ public sealed partial class NodeAgent : IAsyncDisposable
     /// </summary>
     private async Task FenceAsync(CancellationToken cancellationToken)
     {
-        var list = await _node.Grains.GetGrain<IResourceIndexGrain<Pod>>(ResourceTypes.Pod.Plural)
-            .ListAsync(new ResourceQuery { Fields = FieldSelector.Parse("spec.nodeName=" + NodeName, ResourceTypes.Pod) })
-            .WaitAsync(_node.Options.CallTimeout, _node.Time, cancellationToken);
+        Task<ResourceList<Pod>> listing;
+        using (CallDeadline.Within(_node.Options.CallTimeout))
+        {
+            listing = _node.Grains.GetGrain<IResourceIndexGrain<Pod>>(ResourceTypes.Pod.Plural)
+                .ListAsync(new ResourceQuery { Fields = FieldSelector.Parse("spec.nodeName=" + NodeName, ResourceTypes.Pod) });
+        }
+        var list = await listing.WaitAsync(_node.Options.CallTimeout, _node.Time, cancellationToken);
         var listed = list.Items.Where(p => p.Spec.NodeName == NodeName).ToDictionary(p => p.Metadata.Uid!, StringComparer.Ordinal);
 
         // Workers learn the truth first (a deleting pod's worker stops it and finishes its

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Orchestrator.Calls;
 using Orchestrator.GrainInterfaces;
 using Orchestrator.Model;
 using Orchestrator.NodeAgent.Runtime;
@@ -249,8 +250,14 @@ internal sealed partial class PodWorker : IAsyncDisposable
         {
             return;
         }
-        var stored = await _node.Grains.GetGrain<IPodGrain>(pod.Key()).ReportStatusAsync(_node.NodeName, Uid, status);
-        token.ThrowIfCancellationRequested();
+        Task<Pod?> call;
+        // A report is not retried for longer than a heartbeat: reports stop while the agent is out
+        // of contact, and one still being retried when contact returns would land before the fence.
+        using (CallDeadline.Within(_node.Options.HeartbeatTimeout))
+        {
+            call = _node.Grains.GetGrain<IPodGrain>(pod.Key()).ReportStatusAsync(_node.NodeName, Uid, status);
+        }
+        var stored = await call.WaitAsync(_node.Options.CallTimeout, _node.Time, token);
         if (stored is null)
         {
             // The control plane says this pod is not ours (deleted and replaced, or moved):
