@@ -240,10 +240,14 @@ public sealed class NodeFaultTests(MultiNodeFixture fixture, ITestOutputHelper o
         var doomed = pods[0];
         var kept = pods.Skip(1).Select(p => (p.Metadata.Uid, ContainerId(p))).Order().ToList();
 
+        var logged = Cluster.Nodes.ToDictionary(n => n, n => n.Agent!.Output.Length);
         await Cluster.Containerd.StopDaemonAsync();
         _f.Phase("containerd stopped");
         try
         {
+            // Down long enough for every agent to find out.
+            await _f.WaitAsync(() => Task.FromResult(Cluster.Nodes.All(n => n.Agent!.Output[logged[n]..].Contains("Listing containers failed", StringComparison.Ordinal))),
+                "every agent to fail to list its containers");
             // Work for the agents while containerd is down: a pod to stop and a pod to start.
             await Api.SendAsync(HttpMethod.Delete, $"/api/v1/namespaces/{ns}/pods/{doomed.Metadata.Name}");
             using var scale = await Api.SendAsync(HttpMethod.Patch, $"/apis/apps/v1/namespaces/{ns}/deployments/web/scale", """{"spec":{"replicas":4}}""", "application/merge-patch+json");
