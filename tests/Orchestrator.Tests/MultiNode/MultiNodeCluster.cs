@@ -204,7 +204,7 @@ public sealed class MultiNodeCluster : IAsyncDisposable
             Cpu = "4",
             Memory = "8Gi",
             Proxy = true,
-            Labels = new Dictionary<string, string> { [ContainerdFixture.NodeLabel] = name },
+            Labels = new Dictionary<string, string> { [NodePinning.Label] = name },
             ResyncInterval = TimeSpan.FromSeconds(5),
             RestartBackoff = TimeSpan.FromSeconds(1),
             MaxRestartBackoff = TimeSpan.FromSeconds(2),
