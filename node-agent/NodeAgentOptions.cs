@@ -43,6 +43,19 @@ public sealed class NodeAgentOptions
     /// must be several of these.</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>How long one heartbeat may take before the agent gives up on it and sends the
+    /// next. A call that a gateway passed to a silo which then died is never answered (Orleans
+    /// 10.4.2, dotnet/orleans#10165) and would otherwise hold the heartbeat loop for the client's
+    /// whole response timeout (20 s), long enough for the node to lose its lease while the agent
+    /// is healthy. Default 2 s: a missed heartbeat costs less than half of the control plane's
+    /// 5 s lease.</summary>
+    public TimeSpan HeartbeatTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long the agent's other short calls to the control plane (registering the node,
+    /// listing its pods to fence them) may take before it gives up and tries again, for the same
+    /// reason as <see cref="HeartbeatTimeout"/>. Default 10 s.</summary>
+    public TimeSpan CallTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Full re-list of the node's pods, the safety net under the watch. Default 30 s.</summary>
     public TimeSpan ResyncInterval { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -148,6 +161,10 @@ public sealed class NodeAgentOptionsValidator : IValidateOptions<NodeAgentOption
         if (o.HeartbeatInterval <= TimeSpan.Zero || o.ResyncInterval <= TimeSpan.Zero || o.RelistInterval <= TimeSpan.Zero)
         {
             problems.Add("Agent:HeartbeatInterval, ResyncInterval and RelistInterval must be positive.");
+        }
+        if (o.HeartbeatTimeout <= TimeSpan.Zero || o.CallTimeout <= TimeSpan.Zero)
+        {
+            problems.Add("Agent:HeartbeatTimeout and Agent:CallTimeout must be positive, e.g. 00:00:02 and 00:00:10.");
         }
         if (o.ProxyEnabled && o.HollowNodes > 1)
         {

@@ -20,6 +20,7 @@ namespace Orchestrator.Calls;
 /// reaches its caller as a 503 ApiException instead (ProcessedCallFailureFilter), which is not
 /// retried: the method ran. Back-off: 50 ms, 100, 200, 400, 800, then 1 s per attempt with the
 /// defaults, each with up to 20% jitter so that callers rejected together do not return together.
+/// A caller can stop the retries earlier for the calls it makes in a <see cref="CallDeadline"/> scope.
 /// </remarks>
 public sealed partial class TransientCallRetryFilter(IOptions<CallRetryOptions> options, ILogger<TransientCallRetryFilter> logger) : IOutgoingGrainCallFilter
 {
@@ -45,7 +46,7 @@ public sealed partial class TransientCallRetryFilter(IOptions<CallRetryOptions> 
         for (var attempt = 2; ; attempt++)
         {
             var elapsed = Stopwatch.GetElapsedTime(started);
-            if (elapsed + delay > o.MaxElapsed)
+            if (elapsed + delay > o.MaxElapsed || CallDeadline.Remaining is { } left && delay > left)
             {
                 LogGaveUp(logger, context.InterfaceName, context.MethodName, context.TargetId, attempt - 1, elapsed.TotalMilliseconds, failure.Message);
                 outcome.Complete();

@@ -1,8 +1,10 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
+using Orchestrator.Calls;
 using Orchestrator.GrainInterfaces;
 using Orchestrator.Model;
 using Orchestrator.NodeAgent.Runtime;
+using Orchestrator.Selectors;
 
 namespace Orchestrator.NodeAgent.Agent;
 
@@ -39,27 +41,158 @@ public sealed partial class NodeAgent : IAsyncDisposable
 
     public INodeGrain NodeGrain => _node.Grains.GetGrain<INodeGrain>(NodeName);
 
-    /// <summary>Registers the node and starts the heartbeat and container-watch loops. Pods
-    /// arrive through <see cref="OnPodChangedAsync"/> and <see cref="OnPodsListedAsync"/>.</summary>
+    /// <summary>Raised when the agent is back in contact with the control plane after losing it
+    /// (and has fenced its pods): a watch that may have been stranded on a dead silo should list
+    /// again rather than wait for its call to time out.</summary>
+    public event Action? ContactRestored;
+
+    /// <summary>Fences (see <see cref="FenceAsync"/>), registers the node and starts the heartbeat
+    /// and container-watch loops, retrying until the control plane answers: an agent that starts
+    /// during a silo failover, or before any silo, waits for it rather than exiting. Pods arrive
+    /// through <see cref="OnPodChangedAsync"/> and <see cref="OnPodsListedAsync"/>.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        await RegisterAsync(cancellationToken);
+        // Capped exponential back-off: 0.5 s, 1, 2, 4, then 5 s per attempt.
+        var delay = TimeSpan.FromMilliseconds(500);
+        while (true)
+        {
+            try
+            {
+                await ReconnectAsync(register: true, cancellationToken);
+                break;
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && !_stop.IsCancellationRequested)
+            {
+                LogRegisterFailed(_node.Logger, ex, NodeName, delay);
+            }
+            await Task.Delay(delay, _node.Time, cancellationToken);
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+        }
         _loops.Add(Task.Run(() => HeartbeatLoopAsync(_stop.Token), CancellationToken.None));
         _loops.Add(Task.Run(() => RelistLoopAsync(_stop.Token), CancellationToken.None));
+    }
+
+    /// <summary>What the agent does first whenever it (re)gains contact: fence, then register or
+    /// renew the lease, then let pod workers report again.</summary>
+    private async Task ReconnectAsync(bool register, CancellationToken cancellationToken)
+    {
+        await FenceAsync(cancellationToken);
+        if (register)
+        {
+            await RegisterAsync(cancellationToken);
+        }
+        else if (!await HeartbeatOnceAsync(cancellationToken))
+        {
+            // The node object was deleted meanwhile (its pods with it): register again.
+            await RegisterAsync(cancellationToken);
+        }
+        _node.ReportsPaused = false;
+        foreach (var worker in _workers.Values)
+        {
+            worker.ResumeReports();
+        }
     }
 
     private async Task RegisterAsync(CancellationToken cancellationToken)
     {
         var registration = NodeIdentity.Describe(NodeName, _node.Options, _node.Runtime.Version);
-        var node = await NodeGrain.RegisterAsync(registration);
+        Task<Node> call;
+        using (CallDeadline.Within(_node.Options.CallTimeout))
+        {
+            call = NodeGrain.RegisterAsync(registration);
+        }
+        var node = await call.WaitAsync(_node.Options.CallTimeout, _node.Time, cancellationToken);
         _node.HostIP = node.Status?.Addresses?.FirstOrDefault(a => a.Type == "InternalIP")?.Address;
         if (_node.Runtime is IUsesPodCidr network)
         {
             await network.ConfigurePodCidrAsync(node.Spec.PodCIDR, cancellationToken);
         }
         _endpointReference ??= _node.Grains.CreateObjectReference<INodeAgentEndpoint>(_endpoint);
-        await NodeGrain.HeartbeatAsync(_bootId, _endpointReference);
+        if (!await HeartbeatOnceAsync(cancellationToken))
+        {
+            throw new InvalidOperationException($"node {NodeName} was deleted right after it registered");
+        }
         LogRegistered(_node.Logger, NodeName, node.Spec.PodCIDR ?? "none");
+    }
+
+    /// <summary>One lease renewal, given up after <see cref="NodeAgentOptions.HeartbeatTimeout"/>.
+    /// A call given up on may still arrive later; that only renews the lease once more.</summary>
+    private async Task<bool> HeartbeatOnceAsync(CancellationToken cancellationToken)
+    {
+        Task<bool> call;
+        // Not retried past the timeout either: a heartbeat that arrived late, after a network cut
+        // healed, would turn the node Ready before the agent fenced.
+        using (CallDeadline.Within(_node.Options.HeartbeatTimeout))
+        {
+            call = NodeGrain.HeartbeatAsync(_bootId, _endpointReference);
+        }
+        try
+        {
+            return await call.WaitAsync(_node.Options.HeartbeatTimeout, _node.Time, cancellationToken);
+        }
+        catch (Exception) when (!call.IsCompleted)
+        {
+            // Observe the abandoned call's outcome so that its failure is not reported as unobserved.
+            _ = call.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Fencing: before an agent that was out of contact (or is starting) renews its lease or
+    /// reports any pod status, it lists the pods the control plane binds to this node and acts on
+    /// that truth. Meanwhile the control plane may have declared the node lost: evicted pods were
+    /// deleted and replaced on other nodes, bare pods marked Failed. Their containers are stopped
+    /// here and now, so that a replica never runs in two places for longer than its grace period
+    /// after the node is back, and the node only turns Ready again once they are. Pods that are
+    /// still this node's keep running (Kubernetes keeps pods through a control plane outage) and
+    /// report again afterwards.
+    /// </summary>
+    private async Task FenceAsync(CancellationToken cancellationToken)
+    {
+        Task<ResourceList<Pod>> listing;
+        using (CallDeadline.Within(_node.Options.CallTimeout))
+        {
+            listing = _node.Grains.GetGrain<IResourceIndexGrain<Pod>>(ResourceTypes.Pod.Plural)
+                .ListAsync(new ResourceQuery { Fields = FieldSelector.Parse("spec.nodeName=" + NodeName, ResourceTypes.Pod) });
+        }
+        var list = await listing.WaitAsync(_node.Options.CallTimeout, _node.Time, cancellationToken);
+        var listed = list.Items.Where(p => p.Spec.NodeName == NodeName).ToDictionary(p => p.Metadata.Uid!, StringComparer.Ordinal);
+
+        // Workers learn the truth first (a deleting pod's worker stops it and finishes its
+        // deletion; a failed one's stops its containers), and workers of pods that are gone
+        // retire. A worker whose pod is newer than the list (bound since) is left alone.
+        var stops = new List<Task>();
+        foreach (var (uid, worker) in _workers)
+        {
+            if (listed.TryGetValue(uid, out var pod))
+            {
+                worker.Update(pod);
+            }
+            else if (worker.ResourceVersion <= list.ResourceVersion && _workers.TryRemove(uid, out _))
+            {
+                stops.Add(RetireAsync(worker));
+            }
+        }
+
+        // Every running container of a pod that is not an active pod of this node stops now.
+        var running = (await _node.Runtime.ListContainersAsync(cancellationToken))
+            .Where(c => c.State == ContainerRunState.Running)
+            .Where(c => !(listed.TryGetValue(c.PodUid, out var p) && p.IsActive()))
+            .Where(c => !(_workers.TryGetValue(c.PodUid, out var w) && w.ResourceVersion > list.ResourceVersion))
+            .ToList();
+        foreach (var c in running)
+        {
+            var grace = listed.TryGetValue(c.PodUid, out var p)
+                ? p.Metadata.DeletionGracePeriodSeconds ?? p.Spec.TerminationGracePeriodSeconds ?? Defaults.TerminationGracePeriodSeconds
+                : Defaults.TerminationGracePeriodSeconds;
+            stops.Add(_node.Runtime.StopContainerAsync(c.Id, TimeSpan.FromSeconds(grace), cancellationToken));
+        }
+        await Task.WhenAll(stops);
+        if (running.Count > 0)
+        {
+            LogFenced(_node.Logger, NodeName, running.Count, string.Join(", ", running.Select(c => c.PodKey).Distinct()));
+        }
     }
 
     /// <summary>A watch event for a pod bound to this node.</summary>
@@ -160,26 +293,46 @@ public sealed partial class NodeAgent : IAsyncDisposable
         await _node.Runtime.RemoveSandboxAsync(uid, token);
     }
 
+    /// <summary>Renews the lease every <see cref="NodeAgentOptions.HeartbeatInterval"/>. A failed
+    /// or timed-out heartbeat means contact may be lost: pod status reports pause at once, and the
+    /// next round that reaches the control plane fences first (<see cref="ReconnectAsync"/>).</summary>
     private async Task HeartbeatLoopAsync(CancellationToken token)
     {
+        var lostContact = false;
         while (!token.IsCancellationRequested)
         {
+            var began = _node.Time.GetTimestamp();
             try
             {
-                if (!await NodeGrain.HeartbeatAsync(_bootId, _endpointReference))
+                if (lostContact)
                 {
-                    // The node object was deleted: register again.
-                    await RegisterAsync(token);
+                    await ReconnectAsync(register: false, token);
+                    lostContact = false;
+                    LogContactRestored(_node.Logger, NodeName);
+                    ContactRestored?.Invoke();
+                }
+                else if (!await HeartbeatOnceAsync(token))
+                {
+                    // The node object was deleted: fence (its pods were deleted with it), then register.
+                    _node.ReportsPaused = true;
+                    await ReconnectAsync(register: true, token);
                 }
             }
             catch (Exception ex) when (!token.IsCancellationRequested)
             {
-                // Pods keep running while the control plane is unreachable (Kubernetes' behaviour).
+                // Pods keep running while the control plane is unreachable (Kubernetes' behaviour);
+                // only their status reports wait.
+                if (!lostContact)
+                {
+                    lostContact = true;
+                    _node.ReportsPaused = true;
+                }
                 LogHeartbeatFailed(_node.Logger, ex);
             }
             try
             {
-                await Task.Delay(_node.Options.HeartbeatInterval, _node.Time, token);
+                var wait = _node.Options.HeartbeatInterval - _node.Time.GetElapsedTime(began);
+                await Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, _node.Time, token);
             }
             catch (OperationCanceledException)
             {
@@ -254,7 +407,16 @@ public sealed partial class NodeAgent : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Information, Message = "Node {Node} registered with pod CIDR {Cidr}")]
     private static partial void LogRegistered(ILogger logger, string node, string cidr);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Heartbeat failed; pods keep running")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Registering node {Node} failed; retrying in {Delay}")]
+    private static partial void LogRegisterFailed(ILogger logger, Exception exception, string node, TimeSpan delay);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Fenced node {Node}: stopped {Count} container(s) of pods no longer active here ({Pods})")]
+    private static partial void LogFenced(ILogger logger, string node, int count, string pods);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Node {Node} is back in contact with the control plane")]
+    private static partial void LogContactRestored(ILogger logger, string node);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Heartbeat failed; pods keep running, their status reports wait")]
     private static partial void LogHeartbeatFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Listing containers failed")]

@@ -67,6 +67,16 @@ public sealed class NodeAgentGroup : IAsyncDisposable
             _proxy = new ServiceProxy(names[0], _options, _grains, new Iptables(), _time, _logger);
             _proxy.Start();
         }
+        // An agent that regains contact had its calls fail or time out: the watches' long polls
+        // may be stranded on a silo that died, so they list again at once.
+        foreach (var agent in _agents.Values)
+        {
+            agent.ContactRestored += () =>
+            {
+                watch.Restart();
+                _proxy?.RestartWatches();
+            };
+        }
     }
 
     /// <summary>Completes when the watch stops (it only stops when the group is disposed).</summary>

@@ -30,5 +30,17 @@ internal sealed class NodeContext(
 
     public string? HostIP { get; set; }
 
+    private volatile bool _reportsPaused = true;
+
+    /// <summary>True while the agent has lost contact with the control plane and has not yet
+    /// re-learned which of its pods are still its own (see NodeAgent's fence): pod workers keep
+    /// their containers running but send no status, so that what they saw before contact was lost
+    /// never lands over what the control plane decided meanwhile. Paused until the first fence.</summary>
+    public bool ReportsPaused
+    {
+        get => _reportsPaused;
+        set => _reportsPaused = value;
+    }
+
     public void WorkerFinished(PodWorker worker) => workerFinished(worker);
 }

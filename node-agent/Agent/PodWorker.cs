@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Orchestrator.Calls;
 using Orchestrator.GrainInterfaces;
 using Orchestrator.Model;
 using Orchestrator.NodeAgent.Runtime;
@@ -42,11 +43,32 @@ internal sealed partial class PodWorker : IAsyncDisposable
     /// <summary>True once the pod was terminated and removed; the agent then drops the worker.</summary>
     public bool Finished { get; private set; }
 
+    /// <summary>The pod as last seen by this worker (its resourceVersion as a number; 0 if none).</summary>
+    public long ResourceVersion => VersionOf(_pod);
+
+    /// <summary>A newer version of the pod. An older one is ignored: the watch and the agent's
+    /// fence both hand pods over, and a fresher object (deleting, say) must never be replaced by a
+    /// stale one, which could start again what was just stopped.</summary>
     public void Update(Pod pod)
     {
+        if (VersionOf(pod) < VersionOf(_pod))
+        {
+            return;
+        }
         _pod = pod;
         Kick();
     }
+
+    /// <summary>Sends the pod's status again on the next pass even if it looks unchanged: after a
+    /// fence, the control plane may hold something else than what this worker last reported.</summary>
+    public void ResumeReports()
+    {
+        Volatile.Write(ref _reported, null);
+        Kick();
+    }
+
+    private static long VersionOf(Pod pod) =>
+        long.TryParse(pod.Metadata.ResourceVersion, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var v) ? v : 0;
 
     public void Kick()
     {
@@ -218,12 +240,24 @@ internal sealed partial class PodWorker : IAsyncDisposable
 
     private async Task ReportAsync(Pod pod, PodStatus status, CancellationToken token)
     {
-        if (_reported is not null && ResourceJson.DeepEquals(status, _reported))
+        if (_node.ReportsPaused)
+        {
+            // Out of contact, or not yet fenced after it: the agent reports once it knows the
+            // control plane's current view (ResumeReports).
+            return;
+        }
+        if (Volatile.Read(ref _reported) is { } reported && ResourceJson.DeepEquals(status, reported))
         {
             return;
         }
-        var stored = await _node.Grains.GetGrain<IPodGrain>(pod.Key()).ReportStatusAsync(_node.NodeName, Uid, status);
-        token.ThrowIfCancellationRequested();
+        Task<Pod?> call;
+        // A report is not retried for longer than a heartbeat: reports stop while the agent is out
+        // of contact, and one still being retried when contact returns would land before the fence.
+        using (CallDeadline.Within(_node.Options.HeartbeatTimeout))
+        {
+            call = _node.Grains.GetGrain<IPodGrain>(pod.Key()).ReportStatusAsync(_node.NodeName, Uid, status);
+        }
+        var stored = await call.WaitAsync(_node.Options.CallTimeout, _node.Time, token);
         if (stored is null)
         {
             // The control plane says this pod is not ours (deleted and replaced, or moved):

@@ -15,9 +15,26 @@ public sealed partial class ResourceWatch<T>(IGrainFactory grains, ResourceQuery
 {
     private static readonly TimeSpan PollWait = TimeSpan.FromSeconds(15);
 
+    private readonly Lock _pollLock = new();
+    private CancellationTokenSource? _poll;
+    private bool _restart;
+
     public event Func<WatchEventType, T, Task>? Changed;
 
     public event Func<IReadOnlyList<T>, Task>? Listed;
+
+    /// <summary>Abandons the call in flight and lists afresh. For when the caller has reason to
+    /// think the call is stranded: Orleans 10.4.2 never answers a call whose silo died after a
+    /// gateway passed it on (dotnet/orleans#10165), and a long poll would otherwise wait out the
+    /// client's whole response timeout before the watch noticed.</summary>
+    public void Restart()
+    {
+        lock (_pollLock)
+        {
+            _restart = true;
+            _poll?.Cancel();
+        }
+    }
 
     public async Task RunAsync(CancellationToken token)
     {
@@ -26,11 +43,21 @@ public sealed partial class ResourceWatch<T>(IGrainFactory grains, ResourceQuery
         var nextList = DateTimeOffset.MinValue;
         while (!token.IsCancellationRequested)
         {
+            using var poll = CancellationTokenSource.CreateLinkedTokenSource(token);
+            lock (_pollLock)
+            {
+                _poll = poll;
+                if (_restart)
+                {
+                    _restart = false;
+                    from = -1;
+                }
+            }
             try
             {
                 if (from < 0 || time.GetUtcNow() >= nextList)
                 {
-                    var list = await index.ListAsync(query);
+                    var list = await index.ListAsync(query).WaitAsync(poll.Token);
                     from = list.ResourceVersion;
                     nextList = time.GetUtcNow() + resyncInterval;
                     if (Listed is { } listed)
@@ -39,7 +66,7 @@ public sealed partial class ResourceWatch<T>(IGrainFactory grains, ResourceQuery
                     }
                 }
                 var wait = nextList - time.GetUtcNow();
-                var batch = await index.WatchAsync(query, from, wait < PollWait ? (wait > TimeSpan.Zero ? wait : TimeSpan.Zero) : PollWait);
+                var batch = await index.WatchAsync(query, from, wait < PollWait ? (wait > TimeSpan.Zero ? wait : TimeSpan.Zero) : PollWait).WaitAsync(poll.Token);
                 if (batch.TooOld)
                 {
                     from = -1;
@@ -58,6 +85,11 @@ public sealed partial class ResourceWatch<T>(IGrainFactory grains, ResourceQuery
             {
                 return;
             }
+            catch (OperationCanceledException) when (poll.IsCancellationRequested)
+            {
+                // Restart(): list again at once.
+                from = -1;
+            }
             catch (Exception ex)
             {
                 // The control plane is unreachable or restarting: keep what runs, retry, and list
@@ -66,11 +98,21 @@ public sealed partial class ResourceWatch<T>(IGrainFactory grains, ResourceQuery
                 from = -1;
                 try
                 {
-                    await Task.Delay(TimeSpan.FromSeconds(1), time, token);
+                    await Task.Delay(TimeSpan.FromSeconds(1), time, poll.Token);
+                }
+                catch (OperationCanceledException) when (token.IsCancellationRequested)
+                {
+                    return;
                 }
                 catch (OperationCanceledException)
                 {
-                    return;
+                }
+            }
+            finally
+            {
+                lock (_pollLock)
+                {
+                    _poll = null;
                 }
             }
         }

@@ -63,6 +63,17 @@ public sealed partial class ServiceProxy : IAsyncDisposable
     /// <summary>After every successful sync (for tests and benchmarks).</summary>
     public event Action<ProxySyncResult>? Synced;
 
+    private readonly List<Action> _restartWatches = [];
+
+    /// <summary>Lists services and endpoints afresh now (see <see cref="ResourceWatch{T}.Restart"/>).</summary>
+    public void RestartWatches()
+    {
+        foreach (var restart in _restartWatches)
+        {
+            restart();
+        }
+    }
+
     public void Start()
     {
         CheckBridgeNetfilter();
@@ -70,6 +81,7 @@ public sealed partial class ServiceProxy : IAsyncDisposable
         services.Listed += items => Replace(_services, items, () => _servicesListed = true);
         services.Changed += (type, svc) => Apply(_services, type, svc);
         var endpoints = new ResourceWatch<Endpoints>(_grains, ResourceQuery.All, _options.ResyncInterval, _time, _logger);
+        _restartWatches.AddRange([services.Restart, endpoints.Restart]);
         endpoints.Listed += items => Replace(_endpoints, items, () => _endpointsListed = true);
         endpoints.Changed += (type, ep) => Apply(_endpoints, type, ep);
         _loops.Add(Task.Run(() => services.RunAsync(_stop.Token), CancellationToken.None));

@@ -111,7 +111,7 @@ public sealed class ContainerdFixture : IAsyncLifetime
         };
     }
 
-    public const string NodeLabel = "orchestrator.test/node";
+    public const string NodeLabel = NodePinning.Label;
 
     /// <summary>Pins a pod spec to a node of this fixture.</summary>
     public static PodSpec OnNode(PodSpec spec, string node) => spec with

@@ -33,6 +33,12 @@ public sealed record MultiNodeSettings
 
     /// <summary>Extra agent arguments, e.g. "--Agent:ProxyMinSyncInterval=00:00:00.050".</summary>
     public IReadOnlyList<string> AgentArguments { get; init; } = [];
+
+    /// <summary>The loopback ports of this process that agents reach on their own namespace's
+    /// loopback (one <see cref="ControlPlaneLink"/> each). Unset: <see cref="GatewayPort"/>
+    /// alone, the embedded profile. A cluster-profile control plane needs Redis' port and every
+    /// silo's gateway port (Redis lists the gateways as 127.0.0.1:port).</summary>
+    public IReadOnlyList<int>? RelayPorts { get; init; }
 }
 
 /// <summary>One worker node of a <see cref="MultiNodeCluster"/>.</summary>
@@ -70,7 +76,8 @@ public sealed class ClusterNode
 
     public AgentProcess? Agent { get; internal set; }
 
-    internal ControlPlaneLink? Link { get; set; }
+    /// <summary>The node's relays to the control plane (see <see cref="MultiNodeSettings.RelayPorts"/>).</summary>
+    internal List<ControlPlaneLink> Links { get; } = [];
 
     public override string ToString() => Name;
 }
@@ -167,7 +174,10 @@ public sealed class MultiNodeCluster : IAsyncDisposable
             {
                 await Containerd.CtrAsync(node.Options.ContainerdNamespace, "images", "import", image);
             }
-            node.Link = ControlPlaneLink.Open(node.NetnsPath, _settings.GatewayPort, _settings.GatewayPort);
+            foreach (var port in _settings.RelayPorts ?? [_settings.GatewayPort])
+            {
+                node.Links.Add(ControlPlaneLink.Open(node.NetnsPath, port, port));
+            }
             StartAgent(node);
         }
         await Task.WhenAll(_nodes.Select(n => WaitReadyAsync(n, timeout)));
@@ -194,7 +204,7 @@ public sealed class MultiNodeCluster : IAsyncDisposable
             Cpu = "4",
             Memory = "8Gi",
             Proxy = true,
-            Labels = new Dictionary<string, string> { [ContainerdFixture.NodeLabel] = name },
+            Labels = new Dictionary<string, string> { [NodePinning.Label] = name },
             ResyncInterval = TimeSpan.FromSeconds(5),
             RestartBackoff = TimeSpan.FromSeconds(1),
             MaxRestartBackoff = TimeSpan.FromSeconds(2),
@@ -280,13 +290,19 @@ public sealed class MultiNodeCluster : IAsyncDisposable
     public async Task CutNetworkAsync(ClusterNode node)
     {
         await Ip("-n", Hub, "link", "set", node.HubLink, "down");
-        node.Link!.Connected = false;
+        foreach (var link in node.Links)
+        {
+            link.Connected = false;
+        }
     }
 
     public async Task HealNetworkAsync(ClusterNode node)
     {
         await Ip("-n", Hub, "link", "set", node.HubLink, "up");
-        node.Link!.Connected = true;
+        foreach (var link in node.Links)
+        {
+            link.Connected = true;
+        }
     }
 
     /// <summary>Runs a command inside the node's network namespace; its standard output.</summary>
@@ -354,7 +370,7 @@ public sealed class MultiNodeCluster : IAsyncDisposable
             {
                 await agent.DisposeAsync();
             }
-            if (node.Link is { } link)
+            foreach (var link in node.Links)
             {
                 await link.DisposeAsync();
             }

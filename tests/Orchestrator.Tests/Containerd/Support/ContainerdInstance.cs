@@ -11,8 +11,9 @@ namespace Orchestrator.Tests.Containerd;
 /// </summary>
 public sealed class ContainerdInstance : IAsyncDisposable
 {
-    private readonly Process _process;
     private readonly StringBuilder _log = new();
+    private Process _process;
+    private bool _stoppedOnPurpose;
     private readonly HashSet<string> _namespaces = new(StringComparer.Ordinal);
 
     private ContainerdInstance(string directory, Process process)
@@ -59,6 +60,23 @@ public sealed class ContainerdInstance : IAsyncDisposable
             [metrics]
               address = ""
             """);
+        var process = StartProcess(config);
+        var instance = new ContainerdInstance(directory, process);
+        instance.Attach(process);
+        try
+        {
+            await instance.WaitAnsweringAsync(timeout);
+        }
+        catch
+        {
+            await instance.DisposeAsync();
+            throw;
+        }
+        return instance;
+    }
+
+    private static Process StartProcess(string config)
+    {
         var process = new Process
         {
             StartInfo = new ProcessStartInfo("containerd")
@@ -70,31 +88,75 @@ public sealed class ContainerdInstance : IAsyncDisposable
             },
         };
         process.Start();
-        var instance = new ContainerdInstance(directory, process);
-        process.ErrorDataReceived += (_, e) => instance.Append(e.Data);
-        process.OutputDataReceived += (_, e) => instance.Append(e.Data);
+        return process;
+    }
+
+    private void Attach(Process process)
+    {
+        process.ErrorDataReceived += (_, e) => Append(e.Data);
+        process.OutputDataReceived += (_, e) => Append(e.Data);
         process.BeginErrorReadLine();
         process.BeginOutputReadLine();
+    }
+
+    private async Task WaitAnsweringAsync(TimeSpan timeout)
+    {
         var deadline = Stopwatch.StartNew();
         var delay = TimeSpan.FromMilliseconds(20);
         while (true)
         {
-            if (process.HasExited)
+            if (_process.HasExited)
             {
-                throw new InvalidOperationException($"containerd exited with {process.ExitCode} at start: {instance.Log}");
+                throw new InvalidOperationException($"containerd exited with {_process.ExitCode} at start: {Log}");
             }
-            if (File.Exists(instance.Address) && (await HostCommand.RunAsync("ctr", ["--address", instance.Address, "version"])).ExitCode == 0)
+            if (File.Exists(Address) && (await HostCommand.RunAsync("ctr", ["--address", Address, "version"])).ExitCode == 0)
             {
-                return instance;
+                return;
             }
             if (deadline.Elapsed > timeout)
             {
-                await instance.DisposeAsync();
-                throw new TimeoutException($"containerd did not answer on {instance.Address} within {timeout}: {instance.Log}");
+                throw new TimeoutException($"containerd did not answer on {Address} within {timeout}: {Log}");
             }
             await Task.Delay(delay);
             delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 200));
         }
+    }
+
+    /// <summary>Stops the daemon (SIGTERM to its PID) as a restart or upgrade of containerd does:
+    /// containers keep running, their shims outlive it. <see cref="StartDaemonAsync"/> brings it back.</summary>
+    public async Task StopDaemonAsync()
+    {
+        if (_process.HasExited)
+        {
+            return;
+        }
+        _stoppedOnPurpose = true;
+        await HostCommand.RunAsync("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try
+        {
+            await _process.WaitForExitAsync(wait.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            _process.Kill();
+            await _process.WaitForExitAsync();
+        }
+    }
+
+    /// <summary>Starts the daemon again on the same configuration, root and socket; it reconnects
+    /// to the shims of the containers that kept running.</summary>
+    public async Task StartDaemonAsync(TimeSpan timeout)
+    {
+        if (!_process.HasExited)
+        {
+            return;
+        }
+        _process.Dispose();
+        _process = StartProcess(Path.Combine(Directory, "config.toml"));
+        Attach(_process);
+        await WaitAnsweringAsync(timeout);
+        _stoppedOnPurpose = false;
     }
 
     /// <summary>Runs ctr against this containerd.</summary>
@@ -150,6 +212,18 @@ public sealed class ContainerdInstance : IAsyncDisposable
         lock (_namespaces)
         {
             namespaces = [.. _namespaces];
+        }
+        if (_stoppedOnPurpose)
+        {
+            // Stopped by a test that did not get to start it again: its containers are still
+            // there to be removed, which needs the daemon.
+            try
+            {
+                await StartDaemonAsync(TimeSpan.FromSeconds(20));
+            }
+            catch (Exception ex) when (ex is TimeoutException or InvalidOperationException)
+            {
+            }
         }
         if (!_process.HasExited)
         {
