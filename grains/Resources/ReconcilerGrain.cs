@@ -31,6 +31,12 @@ public abstract class ReconcilerGrain<T> : ResourceGrain<T>, IReconciler, IRemin
     private DateTimeOffset? _dueAt;
     private int _failures;
 
+    /// <summary>Set until this activation knows the reminder exists. Registering it is a call to
+    /// the reminder service, which lives on whichever silo owns the grain's ring range; when that
+    /// silo has just died the call fails, and it is retried with the reconcile passes instead of
+    /// failing a write that is already stored (or an activation, which would block every read).</summary>
+    private bool _reminderUnconfirmed;
+
     protected ReconcilerGrain(IPersistentState<ResourceState<T>> state, GrainServices services) : base(state, services)
     {
     }
@@ -40,8 +46,8 @@ public abstract class ReconcilerGrain<T> : ResourceGrain<T>, IReconciler, IRemin
         await base.OnActivateAsync(cancellationToken);
         if (Current is not null)
         {
-            await EnsureReminderAsync();
             // Level-triggered: whatever happened while no activation existed, look now.
+            _reminderUnconfirmed = true;
             Requeue(TimeSpan.Zero);
         }
     }
@@ -73,7 +79,7 @@ public abstract class ReconcilerGrain<T> : ResourceGrain<T>, IReconciler, IRemin
         await base.OnWrittenAsync(old, now);
         if (old is null)
         {
-            await EnsureReminderAsync();
+            _reminderUnconfirmed = true;
         }
         Requeue(TimeSpan.Zero);
     }
@@ -84,6 +90,7 @@ public abstract class ReconcilerGrain<T> : ResourceGrain<T>, IReconciler, IRemin
         _timer?.Dispose();
         _timer = null;
         _dueAt = null;
+        _reminderUnconfirmed = false;
         await UnregisterReminderAsync();
     }
 
@@ -118,6 +125,11 @@ public abstract class ReconcilerGrain<T> : ResourceGrain<T>, IReconciler, IRemin
         }
         try
         {
+            if (_reminderUnconfirmed)
+            {
+                await EnsureReminderAsync();
+                _reminderUnconfirmed = false;
+            }
             var result = await ReconcileForegroundDeletionAsync(current) ?? await ReconcileAsync(current);
             _failures = 0;
             if (result.RequeueAfter is { } after)

@@ -33,17 +33,41 @@ public sealed partial class SchedulerGrain(ILogger<SchedulerGrain> logger) : Gra
     private IGrainTimer? _passTimer;
     private bool _passScheduled;
     private long _bound;
+    private bool _reminderConfirmed;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         await RelistAsync();
         this.RegisterGrainTimer(_ => RelistAndRetryAsync(), new GrainTimerCreationOptions(ResyncPeriod, ResyncPeriod) { Interleave = false, KeepAlive = true });
-        if (await this.GetReminder("resync") is null)
-        {
-            await this.RegisterOrUpdateReminder("resync", TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
-        }
         Kick();
+        await EnsureReminderAsync();
     }
+
+    /// <summary>The reminder only brings the scheduler back after its silo died. Registering it
+    /// calls the reminder service on the silo that owns the key's range, which may just have died
+    /// itself: then the resync timer tries again rather than failing the activation.</summary>
+    private async Task EnsureReminderAsync()
+    {
+        if (_reminderConfirmed)
+        {
+            return;
+        }
+        try
+        {
+            if (await this.GetReminder("resync") is null)
+            {
+                await this.RegisterOrUpdateReminder("resync", TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+            }
+            _reminderConfirmed = true;
+        }
+        catch (Exception ex) when (ex is SiloUnavailableException or TimeoutException or OrleansException)
+        {
+            LogReminderUnavailable(ex);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The scheduler's reminder could not be registered yet; retrying with the next resync")]
+    private partial void LogReminderUnavailable(Exception ex);
 
     public Task ReceiveReminder(string reminderName, TickStatus status) => Task.CompletedTask;
 
@@ -266,6 +290,7 @@ public sealed partial class SchedulerGrain(ILogger<SchedulerGrain> logger) : Gra
 
     private async Task RelistAndRetryAsync()
     {
+        await EnsureReminderAsync();
         await RelistAsync();
         RetryUnschedulable();
         Kick();
