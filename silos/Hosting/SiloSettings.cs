@@ -85,7 +85,8 @@ public sealed class SiloSettings
 /// </summary>
 /// <remarks>
 /// Measured on the issue: 12-15 s from kill -9 to the first successful call with Orleans'
-/// defaults, about 1 s with ProbeTimeout 1 s and NumMissedProbesLimit 2. Shorter timeouts risk
+/// defaults, about 1 s with ProbeTimeout 1 s and NumMissedProbesLimit 2 (we use 3: on two busy cores, 2
+/// declared live silos dead), about 2 s with 3. Shorter timeouts risk
 /// declaring a silo dead that is only paused (long GC, a starved machine); Orleans lengthens the
 /// effective probe timeout when the prober itself is degraded, and a silo wrongly declared dead
 /// stops and must be restarted (its grains reactivate elsewhere from storage).

@@ -114,7 +114,7 @@ public static class FailoverBenchmark
             ? settings
             :
             [
-                "--Orchestrator:Membership:ProbeTimeout=00:00:01", "--Orchestrator:Membership:NumMissedProbesLimit=2",
+                "--Orchestrator:Membership:ProbeTimeout=00:00:01", "--Orchestrator:Membership:NumMissedProbesLimit=3",
                 "--Orchestrator:Membership:NumVotesForDeathDeclaration=2", "--Orchestrator:Membership:DeathVoteExpirationTimeout=00:00:20",
                 "--Orchestrator:Membership:IAmAliveTablePublishTimeout=00:00:02", "--Orchestrator:Membership:NumMissedTableIAmAliveLimit=3",
                 "--Orchestrator:Membership:TableRefreshTimeout=00:00:10", .. settings,

@@ -55,7 +55,7 @@ public sealed class LocalCluster : IAsyncDisposable
     /// <summary>
     /// Settings that make controllers and failure detection quick, as the tests want: reminders
     /// every second at least, controllers resync every 5 s, node leases of 5 s, and the cluster
-    /// profile's failure detection (1 s probes, 2 missed) spelled out.
+    /// profile's failure detection (1 s probes, 3 missed) spelled out.
     /// </summary>
     public static IEnumerable<string> FastSettings =>
     [
@@ -63,7 +63,7 @@ public sealed class LocalCluster : IAsyncDisposable
         "--Orchestrator:ResyncPeriod=00:00:05",
         "--Orchestrator:NodeLeaseDuration=00:00:05",
         "--Orchestrator:Membership:ProbeTimeout=00:00:01",
-        "--Orchestrator:Membership:NumMissedProbesLimit=2",
+        "--Orchestrator:Membership:NumMissedProbesLimit=3",
         "--Logging:Console:TimestampFormat=HH:mm:ss.fff ",
         "--Logging:LogLevel:Default=Warning",
         "--Logging:LogLevel:Orleans.Runtime.Silo=Information",
