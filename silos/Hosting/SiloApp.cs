@@ -1,4 +1,5 @@
 using Orchestrator.Silo.Api;
+using Orleans.Dashboard;
 
 namespace Orchestrator.Silo.Hosting;
 
@@ -15,6 +16,10 @@ public static class SiloApp
         var app = builder.Build();
         app.UseKubernetesErrors();
         app.MapKubernetesApi();
+        if (app.Configuration.GetValue("Orchestrator:Dashboard", true))
+        {
+            app.MapOrleansDashboard(routePrefix: "/dashboard");
+        }
         return app;
     }
 }

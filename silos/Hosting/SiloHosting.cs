@@ -5,6 +5,7 @@ using Orchestrator.Grains.Hosting;
 using Orchestrator.Grains.Storage;
 using Orchestrator.Grains.Storage.Postgres;
 using Orleans.Configuration;
+using Orleans.Dashboard;
 using Orleans.Serialization;
 using StackExchange.Redis;
 
@@ -58,6 +59,10 @@ public static class SiloHosting
             silo.Services.AddSingleton<IValidateOptions<CallRetryOptions>, CallRetryOptionsValidator>();
             // Outgoing calls of this process: the HTTP API's and every grain's.
             silo.AddOutgoingGrainCallFilter<TransientCallRetryFilter>();
+            if (settings.Dashboard)
+            {
+                silo.AddDashboard();
+            }
             silo.AddControlPlane(builder.Configuration);
         });
         return builder;

@@ -68,6 +68,10 @@ public sealed class SiloSettings
     /// the advertised address; "0.0.0.0" listens on every interface (containers behind NAT).</summary>
     public string? ListenIP { get; set; }
 
+    /// <summary>Serve the Orleans dashboard (silos, grains, calls, reminders of the whole cluster)
+    /// at /dashboard. Default true. It has no authentication of its own yet, like the API.</summary>
+    public bool Dashboard { get; set; } = true;
+
     /// <summary>Cluster profile: failure detection ("Orchestrator:Membership:*").</summary>
     public MembershipSettings Membership { get; set; } = new();
 

@@ -21,7 +21,8 @@ namespace Orchestrator.Benchmarks;
 /// pods bound per second, create-to-Running latency (p50, p99) and the silo's peak memory.
 /// A warm-up round of pods (in their own namespace, kept) runs first, so that the figures are
 /// those of a running control plane rather than of the JIT compiling it.
-/// Options: --nodes 1000 --pods 10000 --concurrency 64 --warmup 2000.
+/// Options: --nodes 1000 --pods 10000 --concurrency 64 --warmup 2000, and any
+/// --Orchestrator:Key=Value setting for the silo (e.g. --Orchestrator:Dashboard=false).
 /// </summary>
 public static class SchedulingBenchmark
 {
@@ -34,7 +35,7 @@ public static class SchedulingBenchmark
         var data = Path.Combine(Path.GetTempPath(), $"orch-bench-{Guid.NewGuid():N}");
         Directory.CreateDirectory(data);
         // A /24 per node: the cluster CIDR must have room for every hollow node.
-        var silo = new SiloRunner(data, "--Orchestrator:ClusterCidr=10.128.0.0/9");
+        var silo = new SiloRunner(data, ["--Orchestrator:ClusterCidr=10.128.0.0/9", .. args.Where(a => a.StartsWith("--Orchestrator:", StringComparison.Ordinal))]);
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = concurrency + 4 }) { BaseAddress = new Uri($"http://127.0.0.1:{silo.HttpPort}"), Timeout = TimeSpan.FromMinutes(5) };
         try
         {
