@@ -127,7 +127,9 @@ start_own_dockerd() {
   [ -d /run/docker ] || touch "$dir/made-run-docker"
   echo '{}' >"$dir/daemon.json"
   # No iptables rules, no IP forwarding, no masquerading: published ports (127.0.0.1 only) go
-  # through docker-proxy, which needs none of them. A containerd namespace and cgroup parent of
+  # through docker-proxy, which needs none of them. With its defaults dockerd would also set the
+  # FORWARD policy to DROP while it runs, cutting off what other programs (other tests' node
+  # namespaces) route through this host. A containerd namespace and cgroup parent of
   # its own, so that several such daemons on one containerd and one host never meet.
   setsid dockerd \
     --containerd="$containerd_socket" \

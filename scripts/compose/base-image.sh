@@ -71,9 +71,11 @@ trap cleanup EXIT
 
 echo "building the base image's root file system with debootstrap ($suite from $mirror; log in $work/debootstrap.log)..." >&2
 include=$(IFS=,; echo "${packages[*]}")
-if ! timeout 900 debootstrap --variant=minbase --include="$include" "$suite" "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1; then
+# About a minute from deb.debian.org on the development machines; the limit ends it well within
+# the compose test's 10 minutes, so that no debootstrap outlives a test that gave up.
+if ! timeout 420 debootstrap --variant=minbase --include="$include" "$suite" "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1; then
   tail -n 20 "$work/debootstrap.log" >&2
-  fail "debootstrap failed (or took more than 15 minutes); the lines above are the end of its log"
+  fail "debootstrap failed (or took more than 7 minutes); the lines above are the end of its log"
 fi
 
 rootfs=$work/rootfs
