@@ -45,7 +45,8 @@ public sealed class ComposeTests(ITestOutputHelper output)
             }
             catch
             {
-                output.WriteLine(await cluster.LogsAsync());
+                output.WriteLine(await DescribeAsync(cluster));
+                output.WriteLine(await cluster.LogsAsync(80));
                 throw;
             }
 
@@ -97,6 +98,40 @@ public sealed class ComposeTests(ITestOutputHelper output)
         Assert.Equal(2, after.Status?.AvailableReplicas);
         AssertKept(before, await SnapshotAsync(silo1), "silo1 (restarted)");
         phases.Log("silo1 restarted and serves the same state");
+    }
+
+    /// <summary>For a failure message: the replica sets, pods and events as the silos still up
+    /// see them (silo1 may be the one killed).</summary>
+    private static async Task<string> DescribeAsync(ComposeCluster cluster)
+    {
+        var text = new System.Text.StringBuilder();
+        foreach (var silo in new[] { 2, 3 })
+        {
+            var api = cluster.Api(silo);
+            try
+            {
+                text.AppendLine($"--- through silo{silo}:");
+                foreach (var rs in await api.ListAsync<ReplicaSet>("/apis/apps/v1/replicasets"))
+                {
+                    text.AppendLine($"replicaset {rs.Metadata.Namespace}/{rs.Metadata.Name}: replicas {rs.Spec.Replicas}, ready {rs.Status?.ReadyReplicas}, available {rs.Status?.AvailableReplicas}");
+                }
+                foreach (var pod in await api.ListAsync<Pod>("/api/v1/pods"))
+                {
+                    var conditions = string.Join("; ", pod.Status?.Conditions?.Select(c => $"{c.Type}={c.Status} {c.Reason} {c.Message}") ?? []);
+                    text.AppendLine($"pod {pod.Metadata.Namespace}/{pod.Metadata.Name} rv {pod.Metadata.ResourceVersion}: node {pod.Spec.NodeName ?? "-"}, {pod.Status?.Phase}, ip {pod.Status?.PodIP}, {conditions}");
+                }
+                foreach (var e in await api.ListAsync<Event>($"/api/v1/namespaces/{Ns}/events"))
+                {
+                    text.AppendLine($"event {e.InvolvedObject.Name}: {e.Reason} x{e.Count} {e.Message}");
+                }
+                break;
+            }
+            catch (Exception ex) when (ex is HttpRequestException or InvalidOperationException or TaskCanceledException)
+            {
+                text.AppendLine($"({ex.Message})");
+            }
+        }
+        return text.ToString();
     }
 
     /// <summary>A web server on port 8080 (busybox httpd serving the image's /var/www).</summary>
