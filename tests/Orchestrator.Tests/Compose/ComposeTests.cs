@@ -75,7 +75,11 @@ public sealed class ComposeTests(ITestOutputHelper output)
         await cluster.DockerAsync("kill", cluster.Container("silo1"));
         phases.Log("docker kill silo1");
 
-        // A write through a survivor: its pods need the scheduler, wherever it lives now.
+        // A write through a survivor at once, while the cluster still settles (silo1 is declared
+        // dead a few seconds later): the new deployment's grain and the reminder service it
+        // registers with may be on silo1, so the create can fail after the object was stored and
+        // the retry finds it (409); it must reconcile all the same. Its pods need the scheduler,
+        // wherever that lives now.
         await CreateEventuallyAsync(silo2, $"/apis/apps/v1/namespaces/{Ns}/deployments", WebServer("after", 2), Slow);
         phases.Log("first write through silo2 after the kill");
         foreach (var silo in new[] { 2, 3 })
