@@ -20,6 +20,12 @@ packages=(
   # the cluster profile's stores (the tests start their own instances)
   redis-server
   postgresql
+  # the docker-compose cluster (scripts/compose-up.sh and its test start their own dockerd); its
+  # base image is a Debian root file system made with debootstrap, as no registry is reachable
+  docker.io
+  docker-compose
+  debootstrap
+  python3
 )
 
 if ! command -v dotnet >/dev/null 2>&1; then

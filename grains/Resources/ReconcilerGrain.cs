@@ -74,14 +74,17 @@ public abstract class ReconcilerGrain<T> : ResourceGrain<T>, IReconciler, IRemin
     /// <summary>One pass toward the desired state. Idempotent; re-reads what it needs.</summary>
     protected abstract Task<ReconcileResult> ReconcileAsync(T current);
 
-    protected override async Task OnWrittenAsync(T? old, T now)
+    protected override Task OnWrittenAsync(T? old, T now)
     {
-        await base.OnWrittenAsync(old, now);
         if (old is null)
         {
             _reminderUnconfirmed = true;
         }
+        // Before poking the owner, a grain call that fails while a silo's death settles: the
+        // object is stored by now and the caller's retry only finds it there (409), so a pass
+        // scheduled after a failed poke would be lost, and with it the reminder it registers.
         Requeue(TimeSpan.Zero);
+        return base.OnWrittenAsync(old, now);
     }
 
     protected override async Task OnRemovedAsync(T last)

@@ -20,6 +20,7 @@ public sealed class ControlPlaneFixture : IAsyncLifetime
     private readonly TempDirectory _data = new("orch-cp");
     private readonly List<NodeAgentGroup> _nodeGroups = [];
     private readonly IReadOnlyList<string> _extraArgs;
+    private readonly Action<IServiceCollection>? _configureServices;
     private WebApplication? _app;
 
     public ControlPlaneFixture()
@@ -29,7 +30,11 @@ public sealed class ControlPlaneFixture : IAsyncLifetime
 
     /// <summary>A control plane with settings of its own (e.g. a cluster CIDR), for fixtures
     /// that host one inside themselves.</summary>
-    internal ControlPlaneFixture(IReadOnlyList<string> extraArgs) => _extraArgs = extraArgs;
+    internal ControlPlaneFixture(IReadOnlyList<string> extraArgs, Action<IServiceCollection>? configureServices = null)
+    {
+        _extraArgs = extraArgs;
+        _configureServices = configureServices;
+    }
 
     public int HttpPort { get; } = Ports.Free();
 
@@ -67,7 +72,7 @@ public sealed class ControlPlaneFixture : IAsyncLifetime
             .. FastSettings,
             .. _extraArgs,
         ];
-        _app = SiloApp.Build(args);
+        _app = SiloApp.Build(args, _configureServices);
         await _app.StartAsync();
         Api = new ApiClient(new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{HttpPort}"), Timeout = TimeSpan.FromSeconds(60) });
         await Eventually.Until(() => Api.TryGetAsync<Namespace>("/api/v1/namespaces/default"), "the default namespace");
