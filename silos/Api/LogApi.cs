@@ -56,7 +56,6 @@ public static class LogApi
             http.Response.ContentType = "text/plain; charset=utf-8";
             long written = 0;
             var aborted = http.RequestAborted;
-            var ended = false;
             while (true)
             {
                 var bytes = Encoding.UTF8.GetBytes(chunk.Text);
@@ -67,20 +66,9 @@ public static class LogApi
                 await http.Response.Body.WriteAsync(bytes, aborted);
                 written += bytes.Length;
                 await http.Response.Body.FlushAsync(aborted);
-                if (!follow || (limit is { } m && written >= m) || aborted.IsCancellationRequested)
+                if (!follow || !chunk.Running || (limit is { } m && written >= m) || aborted.IsCancellationRequested)
                 {
                     return Results.Empty;
-                }
-                if (!chunk.Running)
-                {
-                    // The container has ended. Its shim may still be copying the last bytes it
-                    // wrote into the file as the exit is reported: read on until a read a poll
-                    // later brings nothing more.
-                    if (ended && chunk.Text.Length == 0)
-                    {
-                        return Results.Empty;
-                    }
-                    ended = true;
                 }
                 var offset = chunk.NextOffset;
                 do
