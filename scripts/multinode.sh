@@ -47,15 +47,7 @@ start_bg() { # name, command...
   echo $! >"$state/$name.pid"
 }
 
-wait_for() { # description, command...
-  local what=$1; shift
-  for _ in $(seq 1 240); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.5
-  done
-  echo "error: timed out waiting for $what (logs in $state)" >&2
-  exit 1
-}
+. scripts/lib/wait.sh
 
 up() {
   local nodes=${1:-3}
@@ -86,12 +78,12 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.internal.v1.opt"
   address = ""
 EOF
   start_bg containerd containerd --config "$state/containerd/config.toml"
-  wait_for containerd ctr --address "$state/containerd/containerd.sock" version
+  wait_for containerd 120 ctr --address "$state/containerd/containerd.sock" version
 
   start_bg silo dotnet "$root/silos/bin/Release/net10.0/Orchestrator.Silo.dll" --urls "$api" \
     --Orchestrator:DataDirectory="$state/silo" --Orchestrator:GatewayPort=$gateway \
     --Orchestrator:ClusterCidr=$cluster_cidr --Orchestrator:ServiceCidr=$service_cidr
-  wait_for "the API at $api" curl -sf "$api/readyz"
+  wait_for "the API at $api" 120 curl -sf "$api/readyz"
   # The silo's gateway as a unix socket, for the node namespaces' relays.
   start_bg relay-root socat "UNIX-LISTEN:$state/gateway.sock,fork,unlink-early" "TCP:127.0.0.1:$gateway"
 
@@ -123,7 +115,7 @@ EOF
       --Agent:BridgeName="orch-n$i" --Agent:NodeIP="$(node_ip "$i")" --Agent:Labels:node="node-$i"
   done
   for i in $(seq 1 "$nodes"); do
-    wait_for "node-$i to be Ready" sh -c "curl -sf $api/api/v1/nodes/node-$i | grep -q '\"type\":\"Ready\",\"status\":\"True\"'"
+    wait_for "node-$i to be Ready" 120 sh -c "curl -sf $api/api/v1/nodes/node-$i | grep -q '\"type\":\"Ready\",\"status\":\"True\"'"
   done
   # Each node's pod CIDR (allocated at registration) is routed to it from every other node and
   # from the hub.
@@ -174,7 +166,7 @@ down() {
   stop_pid containerd
   # Pod network namespaces and other mounts under the state directory.
   if [ -d "$state" ]; then
-    grep -F " $state/" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do umount --lazy "$m" || true; done
+    { grep -F " $state/" /proc/self/mountinfo || true; } | awk '{print $5}' | sort -r | while read -r m; do umount --lazy "$m" || true; done
   fi
   for i in $(seq 1 "$nodes"); do ip netns delete "$(node_ns "$i")" 2>/dev/null || true; done
   ip netns delete "$hub" 2>/dev/null || true

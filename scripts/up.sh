@@ -28,20 +28,12 @@ start() { # name, command...
   echo "started $name (pid $!, log run/$name.log)"
 }
 
-wait_for() { # description, command...
-  local what=$1; shift
-  for _ in $(seq 1 120); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.5
-  done
-  echo "error: timed out waiting for $what" >&2
-  exit 1
-}
+. scripts/lib/wait.sh
 
 if [ "$runtime" = containerd ]; then
   if ! ctr --address "$containerd_socket" version >/dev/null 2>&1; then
     start containerd containerd
-    wait_for "containerd" ctr --address "$containerd_socket" version
+    wait_for "containerd" 60 ctr --address "$containerd_socket" version
   fi
   # No registry is reachable: the sample's image is built here from busybox-static.
   scripts/build-test-image.sh run/image "$containerd_socket" orchestrator >/dev/null
@@ -49,16 +41,16 @@ if [ "$runtime" = containerd ]; then
 fi
 
 start silo dotnet "$root/silos/bin/Release/net10.0/Orchestrator.Silo.dll" --urls "$api" --Orchestrator:DataDirectory="$root/run/data"
-wait_for "the API at $api" curl -sf "$api/readyz"
+wait_for "the API at $api" 60 curl -sf "$api/readyz"
 start agent dotnet "$root/node-agent/bin/Release/net10.0/Orchestrator.NodeAgent.dll" --Agent:Runtime="$runtime" --Agent:NodeName="$(hostname | tr 'A-Z_' 'a-z-')"
-wait_for "the node to register" sh -c "curl -sf $api/api/v1/nodes | grep -q '\"type\":\"Ready\",\"status\":\"True\"'"
+wait_for "the node to register" 60 sh -c "curl -sf $api/api/v1/nodes | grep -q '\"type\":\"Ready\",\"status\":\"True\"'"
 
 echo "applying examples/hello.yaml"
 curl -sf -X POST -H 'Content-Type: application/yaml' --data-binary @<(awk 'BEGIN{RS="---\n"} /kind: Deployment/' examples/hello.yaml) \
   "$api/apis/apps/v1/namespaces/default/deployments" >/dev/null || echo "(the deployment exists already)"
 curl -sf -X POST -H 'Content-Type: application/yaml' --data-binary @<(awk 'BEGIN{RS="---\n"} /kind: Service/' examples/hello.yaml) \
   "$api/api/v1/namespaces/default/services" >/dev/null || echo "(the service exists already)"
-wait_for "3 available replicas" sh -c "curl -sf $api/apis/apps/v1/namespaces/default/deployments/hello | grep -q '\"availableReplicas\":3'"
+wait_for "3 available replicas" 60 sh -c "curl -sf $api/apis/apps/v1/namespaces/default/deployments/hello | grep -q '\"availableReplicas\":3'"
 
 echo
 echo "hello is running:"

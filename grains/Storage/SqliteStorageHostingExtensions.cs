@@ -68,19 +68,7 @@ public static class SqliteStorageHostingExtensions
         services.ConfigureNamedOptionForLogging<SqliteStorageOptions>(name);
         services.AddGrainStorage(name, CreateGrainStorage);
 
-        services.AddKeyedSingleton<IGrainStateCatalog>(name, (provider, key) => CreateCatalog(provider, (string)key!));
-        var unkeyedCatalog = services.FirstOrDefault(d => d.ServiceType == typeof(IGrainStateCatalog) && !d.IsKeyedService);
-        var isDefault = string.Equals(name, ProviderConstants.DEFAULT_STORAGE_PROVIDER_NAME, StringComparison.Ordinal);
-        if (unkeyedCatalog is null || isDefault)
-        {
-            if (unkeyedCatalog is not null)
-            {
-                services.Remove(unkeyedCatalog);
-            }
-
-            services.AddSingleton(provider => provider.GetRequiredKeyedService<IGrainStateCatalog>(name));
-        }
-
+        services.AddGrainStateCatalog(name, CreateCatalog);
         return services;
     }
 

@@ -93,19 +93,7 @@ load_state() {
   fi
 }
 
-# Waits until a command succeeds: description, seconds, command...
-wait_for() {
-  local what=$1 seconds=$2 deadline
-  shift 2
-  deadline=$((SECONDS + seconds))
-  until "$@" >/dev/null 2>&1; do
-    if [ $SECONDS -ge $deadline ]; then
-      echo "error: timed out after ${seconds} s waiting for $what" >&2
-      return 1
-    fi
-    sleep 0.5
-  done
-}
+. scripts/lib/wait.sh
 
 docker_answers() { # DOCKER_HOST
   DOCKER_HOST=$1 timeout 10 "$docker_cli" version >/dev/null 2>&1

@@ -15,28 +15,25 @@ public static class EvictionApi
         app.MapPost("/api/v1/namespaces/{namespace}/pods/{name}/eviction", async (HttpContext http, IGrainFactory grains, string @namespace, string name) =>
         {
             var options = DeleteOptions.Default;
-            if (http.Request.ContentLength > 0)
+            var eviction = await RequestBody.ReadOptionalObjectAsync(http.Request, "an eviction", "apiVersion", "kind", "metadata", "deleteOptions");
+            var evictName = eviction?["metadata"] switch
             {
-                var body = await RequestBody.ReadAsync(http.Request, http.RequestAborted);
-                if (RequestBody.Parse(body, RequestBody.FormatOf(http.Request, body))[0] is not JsonObject eviction)
+                null => null,
+                JsonObject metadata => metadata["name"] switch
                 {
-                    throw ApiErrors.BadRequest("an eviction must be an object");
-                }
-                foreach (var (key, _) in eviction)
-                {
-                    if (key is not ("apiVersion" or "kind" or "metadata" or "deleteOptions"))
-                    {
-                        throw ApiErrors.BadRequest($"strict decoding error: unknown field \"{key}\"");
-                    }
-                }
-                if (eviction["metadata"]?["name"]?.GetValue<string>() is { } evictName && evictName != name)
-                {
-                    throw ApiErrors.BadRequest($"name in the eviction ({evictName}) does not match the pod ({name})");
-                }
-                if (eviction["deleteOptions"] is { } opts)
-                {
-                    options = ResourceJson.Decode<DeleteOptions>(opts);
-                }
+                    null => null,
+                    JsonValue v when v.TryGetValue<string>(out var text) => text,
+                    _ => throw ApiErrors.BadRequest("metadata.name in an eviction must be a string"),
+                },
+                _ => throw ApiErrors.BadRequest("metadata in an eviction must be an object"),
+            };
+            if (evictName is not null && evictName != name)
+            {
+                throw ApiErrors.BadRequest($"name in the eviction ({evictName}) does not match the pod ({name})");
+            }
+            if (eviction?["deleteOptions"] is { } opts)
+            {
+                options = ResourceJson.Decode<DeleteOptions>(opts);
             }
             await KindApi<Pod>.LoadAsync(grains, @namespace, name);
             await grains.GetGrain<IPodGrain>(ResourceTypes.Pod.Key(@namespace, name)).DeleteAsync(options);

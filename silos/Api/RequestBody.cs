@@ -41,6 +41,30 @@ public static class RequestBody
     /// away, so that the client, which is still sending, gets the 413 instead of a reset.</summary>
     public const long MaxDrainBytes = 64 * 1024 * 1024;
 
+    /// <summary>The optional body of a subresource call (an eviction, a rollback): null when there
+    /// is none, else a JSON or YAML object whose fields are all among <paramref name="fields"/>;
+    /// anything else is a 400 that says what was wrong.</summary>
+    public static async Task<JsonObject?> ReadOptionalObjectAsync(HttpRequest request, string what, params string[] fields)
+    {
+        if (!(request.ContentLength > 0))
+        {
+            return null;
+        }
+        var body = await ReadAsync(request, request.HttpContext.RequestAborted);
+        if (Parse(body, FormatOf(request, body))[0] is not JsonObject doc)
+        {
+            throw ApiErrors.BadRequest($"{what} must be an object");
+        }
+        foreach (var (key, _) in doc)
+        {
+            if (!fields.Contains(key, StringComparer.Ordinal))
+            {
+                throw ApiErrors.BadRequest($"strict decoding error: unknown field \"{key}\" in {what} (expected {string.Join(", ", fields)})");
+            }
+        }
+        return doc;
+    }
+
     public static async Task<byte[]> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
     {
         if (request.ContentLength > MaxDrainBytes)

@@ -12,6 +12,7 @@ using Orchestrator.NodeAgent;
 using Orchestrator.Serialization;
 using Orchestrator.Silo.Hosting;
 using Orchestrator.Tests.Containerd;
+using Orchestrator.Tests.Infrastructure;
 using Orchestrator.Tests.MultiNode;
 
 namespace Orchestrator.Benchmarks;
@@ -163,25 +164,12 @@ public static class HealingBenchmark
 
     private static bool Running(Pod p) => p.IsActive() && p.Status?.Phase == PodPhase.Running && p.IsReady();
 
-    private static Deployment Sleepers(string name, int replicas) => new()
+    /// <summary>busybox that ends at once on SIGTERM (sh as PID 1 ignores it unless it traps it).</summary>
+    private static Deployment Sleepers(string name, int replicas) => Manifests.Deployment(name, replicas, new PodSpec
     {
-        Metadata = new ObjectMeta { Name = name },
-        Spec = new DeploymentSpec
-        {
-            Replicas = replicas,
-            Selector = new LabelSelector { MatchLabels = new Dictionary<string, string> { ["app"] = name } },
-            Template = new PodTemplateSpec
-            {
-                Metadata = new ObjectMeta { Labels = new Dictionary<string, string> { ["app"] = name } },
-                Spec = new PodSpec
-                {
-                    // sh as PID 1 ignores SIGTERM unless it traps it: end at once and cleanly.
-                    Containers = [new Container { Name = "main", Image = "localhost/busybox:test", Command = ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"] }],
-                    TerminationGracePeriodSeconds = 1,
-                },
-            },
-        },
-    };
+        Containers = [new Container { Name = "main", Image = "localhost/busybox:test", Command = ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"] }],
+        TerminationGracePeriodSeconds = 1,
+    });
 
     private static async Task<List<Pod>> PodsAsync(HttpClient http, string app)
     {

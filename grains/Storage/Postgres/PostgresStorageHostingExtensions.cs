@@ -61,17 +61,7 @@ public static class PostgresStorageHostingExtensions
         services.AddKeyedSingleton<IGrainStorage>(name, (provider, key) =>
             new PostgresGrainStorage(AdoNetGrainStorageFactory.Create(provider, (string)key!), provider.GetRequiredService<NpgsqlDataSource>()));
 
-        services.AddKeyedSingleton<IGrainStateCatalog>(name, (provider, key) => CreateCatalog(provider, (string)key!));
-        var unkeyedCatalog = services.FirstOrDefault(d => d.ServiceType == typeof(IGrainStateCatalog) && !d.IsKeyedService);
-        var isDefault = string.Equals(name, ProviderConstants.DEFAULT_STORAGE_PROVIDER_NAME, StringComparison.Ordinal);
-        if (unkeyedCatalog is null || isDefault)
-        {
-            if (unkeyedCatalog is not null)
-            {
-                services.Remove(unkeyedCatalog);
-            }
-            services.AddSingleton(provider => provider.GetRequiredKeyedService<IGrainStateCatalog>(name));
-        }
+        services.AddGrainStateCatalog(name, CreateCatalog);
         return services;
     }
 

@@ -53,7 +53,7 @@ public sealed partial class ContainerdRuntime
     public async Task<IReadOnlyList<RuntimeContainer>> ListContainersAsync(CancellationToken cancellationToken)
     {
         await EnsureFreshAsync(ListMaxAge, cancellationToken);
-        return _containers.Values.Select(e => e.ToRuntimeContainer()).ToList();
+        return _containers.Values.Select(e => e.Container).ToList();
     }
 
     public async Task<string> StartContainerAsync(Pod pod, Container container, Sandbox sandbox, int attempt, CancellationToken cancellationToken)
@@ -142,7 +142,9 @@ public sealed partial class ContainerdRuntime
                     : "CreateContainerError";
                 throw new RuntimeException(reason, $"failed to start container {container.Name}: {result.ErrorMessage}");
             }
-            _containers[id] = Entry.FromLabels(id, labels, _time.GetTimestamp())! with { State = ContainerRunState.Running, Image = image };
+            _containers[id] = Entry.FromLabels(id, labels, _time.GetTimestamp()) is { } started
+                ? started with { Container = started.Container with { State = ContainerRunState.Running, Image = image } }
+                : throw new InvalidOperationException($"container {id} was labelled without its pod");
             LogContainerStarted(_logger, id, pod.Key(), container.Name, attempt);
             return id;
         }
@@ -194,7 +196,7 @@ public sealed partial class ContainerdRuntime
             _containers.TryRemove(containerId, out _);
             if (entry is not null)
             {
-                _logs.Delete(entry.PodUid, entry.Name, entry.Attempt);
+                _logs.Delete(entry.Container.PodUid, entry.Container.Name, entry.Container.Attempt);
             }
             LogContainerRemoved(_logger, containerId);
         }
@@ -308,7 +310,7 @@ public sealed partial class ContainerdRuntime
             {
                 if (_containers.TryAdd(id, entry))
                 {
-                    LogAdopted(_logger, id, $"{entry.PodNamespace}/{entry.PodName}");
+                    LogAdopted(_logger, id, entry.Container.PodKey);
                 }
             }
             else
@@ -330,7 +332,7 @@ public sealed partial class ContainerdRuntime
                 case "RUNNING" or "PAUSED" or "PAUSING":
                     if (entry.State != ContainerRunState.Running)
                     {
-                        _containers.TryUpdate(entry.Id, entry with { State = ContainerRunState.Running }, entry);
+                        _containers.TryUpdate(entry.Id, entry with { Container = entry.Container with { State = ContainerRunState.Running } }, entry);
                     }
                     break;
                 case "STOPPED":
@@ -385,7 +387,7 @@ public sealed partial class ContainerdRuntime
         {
             LogLabelFailed(_logger, entry.Id, label.ErrorMessage);
         }
-        _containers.TryUpdate(entry.Id, entry with { State = ContainerRunState.Exited, ExitCode = exitCode, Reason = reason, FinishedAt = finishedAt }, entry);
+        _containers.TryUpdate(entry.Id, entry with { Container = entry.Container with { State = ContainerRunState.Exited, ExitCode = exitCode, Reason = reason, FinishedAt = finishedAt } }, entry);
         LogContainerExited(_logger, entry.Id, exitCode, reason);
     }
 
@@ -458,21 +460,12 @@ public sealed partial class ContainerdRuntime
 
     /// <summary>One container as this agent knows it. <see cref="Seen"/> is when it entered the
     /// view (a <see cref="TimeProvider"/> timestamp).</summary>
-    private sealed record Entry(
-        string Id,
-        string PodUid,
-        string PodNamespace,
-        string PodName,
-        string Name,
-        int Attempt,
-        string Image,
-        ContainerRunState State,
-        int? ExitCode,
-        string? Reason,
-        DateTimeOffset? StartedAt,
-        DateTimeOffset? FinishedAt,
-        long Seen)
+    private sealed record Entry(RuntimeContainer Container, long Seen)
     {
+        public string Id => Container.Id;
+
+        public ContainerRunState State => Container.State;
+
         public static Entry? FromLabels(string id, IReadOnlyDictionary<string, string> labels, long seen)
         {
             if (!labels.TryGetValue(ContainerLabels.PodUid, out var uid) || !labels.TryGetValue(ContainerLabels.ContainerName, out var name))
@@ -480,23 +473,21 @@ public sealed partial class ContainerdRuntime
                 return null;
             }
             var exitCode = ContainerLabels.ParseInt(labels, ContainerLabels.ExitCode);
+            var podKey = $"{labels.GetValueOrDefault(ContainerLabels.PodNamespace, "")}/{labels.GetValueOrDefault(ContainerLabels.PodName, "")}";
             return new Entry(
-                id,
-                uid,
-                labels.GetValueOrDefault(ContainerLabels.PodNamespace, ""),
-                labels.GetValueOrDefault(ContainerLabels.PodName, ""),
-                name,
-                ContainerLabels.ParseInt(labels, ContainerLabels.Attempt) ?? 0,
-                labels.TryGetValue(ContainerLabels.Image, out var image) && image.Length > 0 ? ImageReference.Normalize(image) : "",
-                exitCode is null ? ContainerRunState.Created : ContainerRunState.Exited,
-                exitCode,
-                labels.GetValueOrDefault(ContainerLabels.Reason),
-                ContainerLabels.ParseTime(labels, ContainerLabels.StartedAt),
-                ContainerLabels.ParseTime(labels, ContainerLabels.FinishedAt),
+                new RuntimeContainer(
+                    id,
+                    uid,
+                    podKey,
+                    name,
+                    ContainerLabels.ParseInt(labels, ContainerLabels.Attempt) ?? 0,
+                    labels.TryGetValue(ContainerLabels.Image, out var image) && image.Length > 0 ? ImageReference.Normalize(image) : "",
+                    exitCode is null ? ContainerRunState.Created : ContainerRunState.Exited,
+                    exitCode,
+                    labels.GetValueOrDefault(ContainerLabels.Reason),
+                    ContainerLabels.ParseTime(labels, ContainerLabels.StartedAt),
+                    ContainerLabels.ParseTime(labels, ContainerLabels.FinishedAt)),
                 seen);
         }
-
-        public RuntimeContainer ToRuntimeContainer() =>
-            new(Id, PodUid, $"{PodNamespace}/{PodName}", Name, Attempt, Image, State, ExitCode, Reason, StartedAt, FinishedAt);
     }
 }

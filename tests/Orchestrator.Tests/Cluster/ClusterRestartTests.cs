@@ -18,10 +18,9 @@ public sealed class ClusterRestartTests(ClusterStoresFixture stores, ITestOutput
     [Fact]
     public async Task AWholeClusterKilledAndRestartedServesAgainWithEverything()
     {
-        var clock = Stopwatch.StartNew();
-        void Phase(string what) => output.WriteLine($"{clock.Elapsed.TotalSeconds,5:0.0} s  {what}");
+        var phases = new Phases(output);
         await using var cluster = await stores.StartClusterAsync(3, output);
-        Phase("3 silos ready");
+        phases.Log("3 silos ready");
         await RunAsync(cluster, output, async () =>
         {
             var api = Api(cluster.Silos[0]);
@@ -41,9 +40,9 @@ public sealed class ClusterRestartTests(ClusterStoresFixture stores, ITestOutput
                 var silos = ports.Select(p => cluster.StartSilo(samePorts ? p : null)).ToList();
 
                 var first = await CreateEventuallyAsync(Api(silos[0]), "/api/v1/namespaces", new Namespace { Metadata = new ObjectMeta { Name = $"after-{(samePorts ? "same" : "new")}-ports" } });
-                Phase($"restarted on {(samePorts ? "the same" : "new")} ports: first write accepted {restarted.ElapsedMilliseconds} ms after the silos were started");
+                phases.Log($"restarted on {(samePorts ? "the same" : "new")} ports: first write accepted {restarted.ElapsedMilliseconds} ms after the silos were started");
                 await cluster.WaitReadyAsync();
-                Phase($"all 3 silos serve, {restarted.ElapsedMilliseconds} ms after start");
+                phases.Log($"all 3 silos serve, {restarted.ElapsedMilliseconds} ms after start");
 
                 var after = await ListEventuallyAsync<Service>(Api(silos[2]), "/api/v1/namespaces/keep/services");
                 Assert.Equal(before.Select(s => (s.Metadata.Uid, s.Metadata.ResourceVersion, s.Spec.ClusterIP)), after.Select(s => (s.Metadata.Uid, s.Metadata.ResourceVersion, s.Spec.ClusterIP)));

@@ -23,10 +23,9 @@ public sealed class FailoverTests(ClusterStoresFixture stores, ITestOutputHelper
     [Fact]
     public async Task KillingTheSiloOfTheSchedulerAndDeploymentsLosesNothing()
     {
-        var clock = Stopwatch.StartNew();
-        void Phase(string what) => output.WriteLine($"{clock.Elapsed.TotalSeconds,5:0.0} s  {what}");
+        var phases = new Phases(output);
         await using var cluster = await stores.StartClusterAsync(3, output);
-        Phase("3 silos ready");
+        phases.Log("3 silos ready");
         await RunAsync(cluster, output, async () =>
         {
             var client = await cluster.ClientAsync();
@@ -57,7 +56,7 @@ public sealed class FailoverTests(ClusterStoresFixture stores, ITestOutputHelper
                 onVictim = await DeploymentsOnAsync(cluster, victim, [$"extra{extra}"]);
             }
             await WaitAvailableAsync(api, Ns);
-            Phase($"deployments available; victim {victim} has the scheduler and deployments {string.Join(", ", onVictim)}");
+            phases.Log($"deployments available; victim {victim} has the scheduler and deployments {string.Join(", ", onVictim)}");
 
             var before = await SnapshotAsync(api);
             var survivors = cluster.Silos.Where(s => s != victim).ToList();
@@ -68,7 +67,7 @@ public sealed class FailoverTests(ClusterStoresFixture stores, ITestOutputHelper
 
             // Within seconds, a write through another silo succeeds: its pods need the scheduler.
             await CreateEventuallyAsync(survivorApi, $"/apis/apps/v1/namespaces/{Ns}/deployments", Manifests.Deployment("after", 2));
-            Phase($"first write through {survivors[0]} succeeded {killed.ElapsedMilliseconds} ms after kill -9");
+            phases.Log($"first write through {survivors[0]} succeeded {killed.ElapsedMilliseconds} ms after kill -9");
 
             // The controllers that died with the victim come back on a surviving silo by
             // themselves: nothing has called them since (lists below go through the indexes).
@@ -78,9 +77,9 @@ public sealed class FailoverTests(ClusterStoresFixture stores, ITestOutputHelper
                 var host = await Eventually.Until(() => cluster.HostOfAsync(grain), $"deployment {name}'s controller to be reactivated by its reminder", Slow);
                 Assert.Contains(host, survivors);
             }
-            Phase("the victim's deployment controllers are active again");
+            phases.Log("the victim's deployment controllers are active again");
             await WaitAvailableAsync(survivorApi, Ns);
-            Phase("every deployment available again");
+            phases.Log("every deployment available again");
 
             // One scheduler, on a survivor.
             Assert.Contains(await cluster.HostOfAsync(scheduler), survivors);
@@ -98,7 +97,7 @@ public sealed class FailoverTests(ClusterStoresFixture stores, ITestOutputHelper
             await WaitAvailableAsync(survivorApi, Ns);
             var pods = await survivorApi.ListAsync<Pod>($"/api/v1/namespaces/{Ns}/pods?labelSelector=app%3D{scaled}");
             Assert.Equal(5, pods.Count(p => p.Metadata.DeletionTimestamp is null));
-            Phase("scaled through a survivor");
+            phases.Log("scaled through a survivor");
         });
     }
 

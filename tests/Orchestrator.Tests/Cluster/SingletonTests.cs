@@ -24,10 +24,9 @@ public sealed class SingletonTests(ClusterStoresFixture stores, ITestOutputHelpe
     [Fact]
     public async Task AllocatorsNeverHandOutAnAddressOrRangeTwiceAcrossSiloCrashes()
     {
-        var clock = Stopwatch.StartNew();
-        void Phase(string what) => output.WriteLine($"{clock.Elapsed.TotalSeconds,5:0.0} s  {what}");
+        var phases = new Phases(output);
         await using var cluster = await stores.StartClusterAsync(3, output);
-        Phase("3 silos ready");
+        phases.Log("3 silos ready");
         await RunAsync(cluster, output, async () =>
         {
             var client = await cluster.ClientAsync();
@@ -83,7 +82,7 @@ public sealed class SingletonTests(ClusterStoresFixture stores, ITestOutputHelpe
                 await Eventually.Until<object>(() => Task.FromResult<object?>(load.Created >= services + 30 && load.NodesRegistered >= nodes + 2
                     ? new object()
                     : throw new InvalidOperationException($"{load.Created - services} services and {load.NodesRegistered - nodes} nodes so far")), what, Slow);
-                Phase($"{load.Created} services and {load.NodesRegistered} node registrations so far");
+                phases.Log($"{load.Created} services and {load.NodesRegistered} node registrations so far");
             }
 
             await AllocateAsync("allocations before the first crash");
@@ -98,7 +97,7 @@ public sealed class SingletonTests(ClusterStoresFixture stores, ITestOutputHelpe
                 }
                 var next = AllocateAsync("allocations to go on after the crash");
                 await cluster.KillAsync(victim);
-                Phase($"killed {victim}, host of {allocator.GetGrainId()}");
+                phases.Log($"killed {victim}, host of {allocator.GetGrainId()}");
                 await next;
             }
 
@@ -129,7 +128,7 @@ public sealed class SingletonTests(ClusterStoresFixture stores, ITestOutputHelpe
             var management = client.GetGrain<IManagementGrain>(0);
             Assert.Equal(1, await management.GetGrainActivationCount((GrainReference)ipAllocator));
             Assert.Equal(1, await management.GetGrainActivationCount((GrainReference)cidrAllocator));
-            Phase($"checked {services.Count} services and {nodes.Count} nodes");
+            phases.Log($"checked {services.Count} services and {nodes.Count} nodes");
 
             await Task.WhenAll(groups.Select(g => g.DisposeAsync().AsTask()));
         });

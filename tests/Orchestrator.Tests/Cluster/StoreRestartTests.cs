@@ -23,10 +23,9 @@ public sealed class StoreRestartTests(ClusterStoresFixture stores, ITestOutputHe
     [Fact]
     public async Task RestartingRedisAndPostgresUnderLoadFailsCleanlyAndLosesNothing()
     {
-        var clock = Stopwatch.StartNew();
-        void Phase(string what) => output.WriteLine($"{clock.Elapsed.TotalSeconds,5:0.0} s  {what}");
+        var phases = new Phases(output);
         await using var cluster = await stores.StartClusterAsync(2, output);
-        Phase("2 silos ready");
+        phases.Log("2 silos ready");
         await RunAsync(cluster, output, async () =>
         {
             using var stop = new CancellationTokenSource();
@@ -34,18 +33,18 @@ public sealed class StoreRestartTests(ClusterStoresFixture stores, ITestOutputHe
             var writers = Enumerable.Range(0, cluster.Silos.Count).Select(load.RunAsync).ToList();
 
             await load.WaitForAcceptedAsync(20, "writes before the restarts");
-            Phase($"{load.Accepted.Count} writes accepted");
+            phases.Log($"{load.Accepted.Count} writes accepted");
 
             var logged = cluster.Silos.Select(s => s.Process.LogLength).ToList();
             await stores.Redis.StopAsync();
-            Phase("Redis stopped");
+            phases.Log("Redis stopped");
             // Keep Redis down until a silo has failed to write its membership heartbeat (Orleans
             // logs it), and writes go on meanwhile: membership is all Redis holds.
             await Eventually.True(() => cluster.Silos.Select((s, i) => s.Process.LoggedSince(logged[i], "Failed to update table entry for this silo")).Any(b => b),
                 "a silo to notice that Redis is down", Slow);
             await load.WaitForAcceptedAsync(20, "writes while Redis is down");
             await stores.Redis.StartAsync();
-            Phase($"Redis started again; {load.Accepted.Count} writes accepted");
+            phases.Log($"Redis started again; {load.Accepted.Count} writes accepted");
             await load.WaitForAcceptedAsync(10, "writes after Redis is back");
             // Membership survived the restart: a new client finds the gateways, and the silos read
             // both of themselves from the table once they have reconnected.
@@ -53,13 +52,13 @@ public sealed class StoreRestartTests(ClusterStoresFixture stores, ITestOutputHe
             await Eventually.True(async () => (await management.GetHosts(onlyActive: true)).Count == 2, "the membership table to list both silos", Slow);
 
             await stores.Postgres.StopAsync();
-            Phase("PostgreSQL stopped");
+            phases.Log("PostgreSQL stopped");
             await Eventually.True(() => load.StoreUnavailable >= 10, "requests answered 503 while PostgreSQL is down", Slow);
-            Phase($"{load.StoreUnavailable} requests answered 503 (store unavailable)");
+            phases.Log($"{load.StoreUnavailable} requests answered 503 (store unavailable)");
             await stores.Postgres.StartAsync();
-            Phase("PostgreSQL started again");
+            phases.Log("PostgreSQL started again");
             await load.WaitForAcceptedAsync(20, "writes after PostgreSQL is back");
-            Phase($"{load.Accepted.Count} writes accepted in all");
+            phases.Log($"{load.Accepted.Count} writes accepted in all");
 
             await stop.CancelAsync();
             await Task.WhenAll(writers);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Orchestrator.Tests.Containerd;
 using Orchestrator.Tests.Infrastructure;
@@ -245,14 +244,4 @@ public sealed partial record HostSnapshot(string Iptables, string Ip6tables, boo
 
     [System.Text.RegularExpressions.GeneratedRegex(@" ?\[\d+:\d+\]$")]
     private static partial System.Text.RegularExpressions.Regex PacketCounters();
-}
-
-/// <summary>Clock for test phases: "12.3 s  what happened".</summary>
-internal sealed class Phases(Xunit.Abstractions.ITestOutputHelper output)
-{
-    private readonly Stopwatch _clock = Stopwatch.StartNew();
-
-    public TimeSpan Elapsed => _clock.Elapsed;
-
-    public void Log(string what) => output.WriteLine($"{_clock.Elapsed.TotalSeconds,6:0.0} s  {what}");
 }

@@ -139,24 +139,10 @@ public sealed class ComposeTests(ITestOutputHelper output)
     }
 
     /// <summary>A web server on port 8080 (busybox httpd serving the image's /var/www).</summary>
-    private static Deployment WebServer(string name, int replicas)
+    private static Deployment WebServer(string name, int replicas) => Manifests.Deployment(name, replicas, new PodSpec
     {
-        var deployment = Manifests.Deployment(name, replicas, Image);
-        var template = deployment.Spec.Template;
-        return deployment with
-        {
-            Spec = deployment.Spec with
-            {
-                Template = template with
-                {
-                    Spec = template.Spec with
-                    {
-                        Containers = [template.Spec.Containers[0] with { Command = ["httpd", "-f", "-p", "8080", "-h", "/var/www"] }],
-                    },
-                },
-            },
-        };
-    }
+        Containers = [new Container { Name = "main", Image = Image, Command = ["httpd", "-f", "-p", "8080", "-h", "/var/www"] }],
+    });
 
     private sealed record Item(string Path, string Name, string Uid, string ResourceVersion, string Json);
 

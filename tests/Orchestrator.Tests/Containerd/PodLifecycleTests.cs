@@ -19,20 +19,7 @@ public sealed class PodLifecycleTests(ContainerdFixture fixture) : ContainerdTes
             Ports = [new ContainerPort { Port = 8080 }],
             ReadinessProbe = new Probe { HttpGet = new HttpGetAction { Path = "/", Port = 8080 }, PeriodSeconds = 1 },
         };
-        var deployment = new Deployment
-        {
-            Metadata = new ObjectMeta { Name = "web" },
-            Spec = new DeploymentSpec
-            {
-                Replicas = 3,
-                Selector = new LabelSelector { MatchLabels = new Dictionary<string, string> { ["app"] = "web" } },
-                Template = new PodTemplateSpec
-                {
-                    Metadata = new ObjectMeta { Labels = new Dictionary<string, string> { ["app"] = "web" } },
-                    Spec = PodOf("x", httpd).Spec,
-                },
-            },
-        };
+        var deployment = Manifests.Deployment("web", 3, PodOf("x", httpd).Spec);
         await Api.CreateAsync($"/apis/apps/v1/namespaces/{ns}/deployments", deployment);
         await Eventually.True(async () =>
             (await Api.GetAsync<Deployment>($"/apis/apps/v1/namespaces/{ns}/deployments/web")).Status?.AvailableReplicas == 3,

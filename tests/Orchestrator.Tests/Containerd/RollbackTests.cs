@@ -19,23 +19,10 @@ public sealed class RollbackTests(ContainerdFixture fixture) : ContainerdTestBas
         {
             ReadinessProbe = new Probe { HttpGet = new HttpGetAction { Path = "/", Port = 8080 }, PeriodSeconds = 1 },
         };
-        var deployment = new Deployment
+        var deployment = Manifests.Deployment("web", 2, PodOf("x", good).Spec);
+        deployment = deployment with
         {
-            Metadata = new ObjectMeta
-            {
-                Name = "web",
-                Annotations = new Dictionary<string, string> { [WellKnown.RollbackMaxRestartsAnnotation] = "2" },
-            },
-            Spec = new DeploymentSpec
-            {
-                Replicas = 2,
-                Selector = new LabelSelector { MatchLabels = new Dictionary<string, string> { ["app"] = "web" } },
-                Template = new PodTemplateSpec
-                {
-                    Metadata = new ObjectMeta { Labels = new Dictionary<string, string> { ["app"] = "web" } },
-                    Spec = PodOf("x", good).Spec,
-                },
-            },
+            Metadata = deployment.Metadata with { Annotations = new Dictionary<string, string> { [WellKnown.RollbackMaxRestartsAnnotation] = "2" } },
         };
         await Api.CreateAsync($"/apis/apps/v1/namespaces/{ns}/deployments", deployment);
         await Eventually.True(async () => (await Api.GetAsync<Deployment>(path)).Status?.AvailableReplicas == 2, "2 available replicas", TimeSpan.FromSeconds(60));

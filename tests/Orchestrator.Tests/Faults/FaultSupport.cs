@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Runtime.Versioning;
@@ -22,14 +21,14 @@ namespace Orchestrator.Tests.Faults;
 [SupportedOSPlatform("linux")]
 internal sealed partial class FaultSupport(MultiNodeCluster cluster, Func<ApiClient> api, ITestOutputHelper output)
 {
-    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly Phases _phases = new(output);
 
     public ApiClient Api => api();
 
     public MultiNodeCluster Cluster => cluster;
 
     /// <summary>Writes a timestamped step to the test output (how long each phase took).</summary>
-    public void Phase(string what) => output.WriteLine($"{_clock.Elapsed.TotalSeconds,6:0.0} s  {what}");
+    public void Phase(string what) => _phases.Log(what);
 
     /// <summary>busybox that ends at once and cleanly on SIGTERM (sh as PID 1 ignores signals it
     /// has no trap for), appending a line to /marks/terminated first when a hostPath is given.</summary>
@@ -43,25 +42,12 @@ internal sealed partial class FaultSupport(MultiNodeCluster cluster, Func<ApiCli
         VolumeMounts = marks ? [new VolumeMount { Name = "marks", MountPath = "/marks" }] : null,
     };
 
-    public static Deployment Sleepers(string name, int replicas, long grace = 1, string? marksDirectory = null) => new()
+    public static Deployment Sleepers(string name, int replicas, long grace = 1, string? marksDirectory = null) => Manifests.Deployment(name, replicas, new PodSpec
     {
-        Metadata = new ObjectMeta { Name = name },
-        Spec = new DeploymentSpec
-        {
-            Replicas = replicas,
-            Selector = new LabelSelector { MatchLabels = new Dictionary<string, string> { ["app"] = name } },
-            Template = new PodTemplateSpec
-            {
-                Metadata = new ObjectMeta { Labels = new Dictionary<string, string> { ["app"] = name } },
-                Spec = new PodSpec
-                {
-                    Containers = [Sleeper(marksDirectory is not null)],
-                    TerminationGracePeriodSeconds = grace,
-                    Volumes = marksDirectory is null ? null : [new Volume { Name = "marks", HostPath = new HostPathVolumeSource { Path = marksDirectory } }],
-                },
-            },
-        },
-    };
+        Containers = [Sleeper(marksDirectory is not null)],
+        TerminationGracePeriodSeconds = grace,
+        Volumes = marksDirectory is null ? null : [new Volume { Name = "marks", HostPath = new HostPathVolumeSource { Path = marksDirectory } }],
+    });
 
     /// <summary>A pod without a controller, pinned to <paramref name="node"/>.</summary>
     public static Pod BarePod(string name, ClusterNode node) => new()

@@ -233,4 +233,34 @@ public sealed class ApiErrorTests(ControlPlaneFixture cp)
         var status = await ApiClient.StatusAsync(await Api.Http.PostAsync($"/api/v1/namespaces/{ns}/pods", content), 400);
         Assert.Equal(400, status.Code);
     }
+
+    [Fact]
+    public async Task BadEvictionAndRollbackBodiesAre400AndChangeNothing()
+    {
+        var ns = await cp.NewNamespaceAsync();
+        var deployment = await Api.CreateAsync($"/apis/apps/v1/namespaces/{ns}/deployments", Manifests.Deployment("web", 0));
+        await Api.CreateAsync($"/api/v1/namespaces/{ns}/pods", Manifests.Pod("p"));
+        var eviction = $"/api/v1/namespaces/{ns}/pods/p/eviction";
+        var rollback = $"/apis/apps/v1/namespaces/{ns}/deployments/web/rollback";
+
+        foreach (var (path, body, expected) in new[]
+        {
+            (eviction, "[1]", "an eviction must be an object"),
+            (eviction, """{"deleteOption":{}}""", "unknown field \"deleteOption\" in an eviction"),
+            (eviction, """{"metadata":"p"}""", "metadata in an eviction must be an object"),
+            (eviction, """{"metadata":{"name":7}}""", "metadata.name in an eviction must be a string"),
+            (eviction, """{"metadata":{"name":"q"}}""", "does not match the pod (p)"),
+            (rollback, """{"revision":1}""", "unknown field \"revision\" in a rollback"),
+            (rollback, """{"rollbackTo":1}""", "rollbackTo must be an object"),
+            (rollback, """{"rollbackTo":{"revision":-1}}""", "rollbackTo.revision must be a non-negative integer"),
+        })
+        {
+            var status = await ApiClient.StatusAsync(await Api.PostJsonAsync(path, body), 400);
+            Assert.Contains(expected, status.Message, StringComparison.Ordinal);
+        }
+
+        // (The pod's status may change meanwhile: it waits for a node.)
+        Assert.Null((await Api.GetAsync<Pod>($"/api/v1/namespaces/{ns}/pods/p")).Metadata.DeletionTimestamp);
+        Assert.Equal(deployment.Metadata.Generation, (await Api.GetAsync<Deployment>($"/apis/apps/v1/namespaces/{ns}/deployments/web")).Metadata.Generation);
+    }
 }

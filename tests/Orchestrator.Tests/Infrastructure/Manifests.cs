@@ -5,14 +5,18 @@ namespace Orchestrator.Tests.Infrastructure;
 /// <summary>Small object builders for tests.</summary>
 public static class Manifests
 {
-    public static Deployment Deployment(string name, int replicas, string image = "busybox:1", Dictionary<string, string>? requests = null) => new()
+    public static Deployment Deployment(string name, int replicas, string image = "busybox:1", Dictionary<string, string>? requests = null) =>
+        Deployment(name, replicas, Template(name, image, requests).Spec);
+
+    /// <summary>A deployment whose pods, labelled app=<paramref name="name"/>, run <paramref name="pod"/>.</summary>
+    public static Deployment Deployment(string name, int replicas, PodSpec pod) => new()
     {
         Metadata = new ObjectMeta { Name = name },
         Spec = new DeploymentSpec
         {
             Replicas = replicas,
             Selector = new LabelSelector { MatchLabels = new Dictionary<string, string> { ["app"] = name } },
-            Template = Template(name, image, requests),
+            Template = new PodTemplateSpec { Metadata = new ObjectMeta { Labels = new Dictionary<string, string> { ["app"] = name } }, Spec = pod },
         },
     };
 

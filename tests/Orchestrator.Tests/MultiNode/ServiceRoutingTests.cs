@@ -337,20 +337,8 @@ public sealed partial class ServiceRoutingTests(MultiNodeFixture fixture, ITestO
 
     // ------------------------------------------------------------------ helpers
 
-    private static Deployment Web(string name, int replicas) => new()
-    {
-        Metadata = new ObjectMeta { Name = name },
-        Spec = new DeploymentSpec
-        {
-            Replicas = replicas,
-            Selector = new LabelSelector { MatchLabels = new Dictionary<string, string> { ["app"] = name } },
-            Template = new PodTemplateSpec
-            {
-                Metadata = new ObjectMeta { Labels = new Dictionary<string, string> { ["app"] = name } },
-                Spec = new PodSpec { Containers = [HttpdContainer()], TerminationGracePeriodSeconds = 1 },
-            },
-        },
-    };
+    private static Deployment Web(string name, int replicas) =>
+        Manifests.Deployment(name, replicas, new PodSpec { Containers = [HttpdContainer()], TerminationGracePeriodSeconds = 1 });
 
     private static Container HttpdContainer() => new()
     {

@@ -131,6 +131,12 @@ public sealed class ContainerdInstance : IAsyncDisposable
             return;
         }
         _stoppedOnPurpose = true;
+        await TerminateAsync();
+    }
+
+    /// <summary>SIGTERM, then SIGKILL if containerd has not exited 10 s later.</summary>
+    private async Task TerminateAsync()
+    {
         await HostCommand.RunAsync("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         try
@@ -231,17 +237,7 @@ public sealed class ContainerdInstance : IAsyncDisposable
             {
                 await EmptyNamespaceAsync(ns);
             }
-            await HostCommand.RunAsync("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            try
-            {
-                await _process.WaitForExitAsync(wait.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                _process.Kill();
-                await _process.WaitForExitAsync();
-            }
+            await TerminateAsync();
         }
         // Shims outlive containerd by design; those started for this socket are ours to end.
         foreach (var pid in ShimPids())
