@@ -375,9 +375,36 @@ public abstract class ResourceGrain<T> : Grain, IResourceGrain<T> where T : clas
         }
         catch (Exception ex)
         {
-            // The change is stored, so the write succeeded. The index will time the reservation
-            // out and ask this grain to resync, which republishes it.
+            // The change is stored, so the write succeeded, but the index may never hear of it:
+            // when the index's silo died, its new activation may have loaded the store before
+            // this write landed and holds no reservation to time out. So this grain republishes
+            // until an index takes it.
             Logger.IndexCallFailed(ex, T.Type.Kind, Key);
+            _unpublished = true;
+            _republishTimer ??= this.RegisterGrainTimer(RepublishAsync, new GrainTimerCreationOptions(RepublishPeriod, RepublishPeriod) { Interleave = false, KeepAlive = true });
+        }
+    }
+
+    private static readonly TimeSpan RepublishPeriod = TimeSpan.FromSeconds(1);
+    private IGrainTimer? _republishTimer;
+    private bool _unpublished;
+
+    private async Task RepublishAsync(CancellationToken cancellationToken)
+    {
+        _unpublished = false;
+        try
+        {
+            await ResyncAsync();
+        }
+        catch (Exception ex)
+        {
+            Logger.IndexCallFailed(ex, T.Type.Kind, Key);
+            _unpublished = true;
+        }
+        if (!_unpublished)
+        {
+            _republishTimer?.Dispose();
+            _republishTimer = null;
         }
     }
 
