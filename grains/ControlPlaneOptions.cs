@@ -47,14 +47,9 @@ public sealed class ControlPlaneOptions
     /// toleration of 300 s to every pod; ours is this). Default 5 s.</summary>
     public TimeSpan DefaultTolerationSeconds { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>How many changes each kind's index keeps for watches to resume from; older
-    /// resourceVersions get 410 Gone. Default 50,000.</summary>
+    /// <summary>How many changes of each kind the store's feed and each silo's cache keep for
+    /// watches and continued lists to resume from; older resourceVersions get 410 Gone. Default 50,000.</summary>
     public int WatchLogCapacity { get; set; } = 50_000;
-
-    /// <summary>A writer that reserved a resourceVersion and neither published nor abandoned it
-    /// within this time is presumed dead; the index reads what it stored. Lists wait for changes
-    /// in flight, so this bounds how long a list can wait after a silo dies. Default 5 s.</summary>
-    public TimeSpan ReservationTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Events older than this are deleted. Default 1 hour, as Kubernetes' --event-ttl.</summary>
     public TimeSpan EventTtl { get; set; } = TimeSpan.FromHours(1);

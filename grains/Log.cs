@@ -8,20 +8,8 @@ internal static partial class Log
     [LoggerMessage(Level = LogLevel.Warning, Message = "Storing {Kind} {Key} failed")]
     public static partial void StorageWriteFailed(this ILogger logger, Exception exception, string kind, string key);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Telling the {Kind} index about {Key} failed; the index will ask for a resync")]
-    public static partial void IndexCallFailed(this ILogger logger, Exception exception, string kind, string key);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Republishing {Kind} {Key}: the index holds version {Indexed}, storage {Stored}")]
-    public static partial void Republishing(this ILogger logger, string kind, string key, long? indexed, long stored);
-
     [LoggerMessage(Level = LogLevel.Warning, Message = "Reconciling {Kind} {Key} failed ({Failures} in a row); retrying in {Delay}")]
     public static partial void ReconcileFailed(this ILogger logger, Exception exception, string kind, string key, int failures, TimeSpan delay);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Index of {Kind} loaded {Count} objects; resourceVersion starts at {Version}")]
-    public static partial void IndexLoaded(this ILogger logger, string kind, int count, long version);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Index of {Kind}: the writer of version {Version} ({Key}) did not publish in time; asking the object to resync")]
-    public static partial void ReservationExpired(this ILogger logger, string kind, long version, string key);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Bound pod {Pod} to node {Node}")]
     public static partial void PodBound(this ILogger logger, string pod, string node);

@@ -5,61 +5,57 @@ using Orchestrator.Selectors;
 namespace Orchestrator.GrainInterfaces;
 
 /// <summary>
-/// The list-and-watch side of one kind (Kubernetes' watch cache): the current objects, a
-/// monotonic resourceVersion and a bounded log of changes. Object grains store a change first
-/// and then publish it here, in resourceVersion order. Keyed by the kind's plural.
+/// The list-and-watch side of one kind (Kubernetes' watch cache), answered by the silo the call
+/// reaches from a cache that follows the store's change feed. Writes never pass through here.
+/// Keyed by the kind's plural.
 /// </summary>
 [Alias("orch.IResourceIndexGrain`1")]
 public interface IResourceIndexGrain<T> : IGrainWithStringKey where T : class, IResource<T>
 {
-    /// <summary>Hands out the next resourceVersion for a change of <paramref name="key"/> that the
-    /// caller is about to store. Publishing is held back for later versions until this one is
-    /// published or abandoned, so watchers see changes in order.</summary>
-    [Alias("Reserve")]
-    Task<long> ReserveAsync(string key);
-
-    /// <summary>Publishes a stored change; <paramref name="obj"/> carries the reserved version.</summary>
-    [Alias("Publish")]
-    Task PublishAsync(long version, WatchEventType type, T obj);
-
-    /// <summary>The change with this version was not stored.</summary>
-    [Alias("Abandon")]
-    Task AbandonAsync(long version);
-
-    /// <summary>The object is gone from storage but its removal was never published: drop it and
-    /// tell watchers it was deleted.</summary>
-    [Alias("Forget")]
-    Task ForgetAsync(string key);
-
-    /// <summary>The objects matching the query, including every change reserved before the call
-    /// (it waits for changes in flight; interleaved with their publishes).</summary>
+    /// <summary>The objects matching the query. By default consistent: it includes every write
+    /// acknowledged before the call. <paramref name="options"/> pages the list and pins it to a
+    /// resourceVersion as Kubernetes does (limit, continue, resourceVersion, resourceVersionMatch).</summary>
     [Alias("List"), AlwaysInterleave]
-    Task<ResourceList<T>> ListAsync(ResourceQuery query);
+    Task<ResourceList<T>> ListAsync(ResourceQuery query, ListOptions options);
 
     /// <summary>The changes after <paramref name="fromVersion"/> that match the query, waiting up
-    /// to <paramref name="maxWait"/> for one. <see cref="WatchBatch{T}.TooOld"/> when the log no
+    /// to <paramref name="maxWait"/> for one. <see cref="WatchBatch{T}.TooOld"/> when the feed no
     /// longer reaches back that far (HTTP 410: the client must list again).</summary>
     [Alias("Watch"), AlwaysInterleave]
     Task<WatchBatch<T>> WatchAsync(ResourceQuery query, long fromVersion, TimeSpan maxWait);
 
-    /// <summary>The object as the index holds it (as of its last published change), or null.
-    /// Grains check other objects here rather than by calling those objects' grains, so that two
-    /// grains waiting on each other can never deadlock.</summary>
-    [Alias("Get")]
+    /// <summary>The object as the cache holds it, or null. Grains check other objects here rather
+    /// than by calling those objects' grains, so that two grains waiting on each other can never
+    /// deadlock.</summary>
+    [Alias("Get"), AlwaysInterleave]
     Task<T?> GetAsync(string key);
+}
 
-    /// <summary>The resourceVersion the index holds for one object, or null if it holds none.</summary>
-    [Alias("GetVersion")]
-    Task<long?> GetVersionAsync(string key);
+public static class ResourceIndexGrainExtensions
+{
+    /// <summary>A consistent list of every matching object.</summary>
+    public static Task<ResourceList<T>> ListAsync<T>(this IResourceIndexGrain<T> index, ResourceQuery query) where T : class, IResource<T> =>
+        index.ListAsync(query, ListOptions.Default);
+}
 
-    /// <summary>Pokes <paramref name="subscriber"/> whenever an object matching
-    /// <paramref name="query"/> (before or after the change) changes. Idempotent per id; kept
-    /// across index restarts.</summary>
-    [Alias("Subscribe")]
-    Task SubscribeAsync(string id, ResourceQuery query, IReconciler subscriber);
+/// <summary>Kubernetes' list options: paging and which resourceVersion the list is of.</summary>
+[GenerateSerializer, Immutable, Alias("orch.ListOptions")]
+public sealed record ListOptions
+{
+    /// <summary>At most this many items; 0: all.</summary>
+    [Id(0)] public int Limit { get; init; }
 
-    [Alias("Unsubscribe")]
-    Task UnsubscribeAsync(string id);
+    /// <summary>The token of the previous page.</summary>
+    [Id(1)] public string? Continue { get; init; }
+
+    /// <summary>Unset: the latest (consistent); "0": whatever the cache holds; a version: at
+    /// least that new, or exactly it with <see cref="ResourceVersionMatch"/> "Exact".</summary>
+    [Id(2)] public string? ResourceVersion { get; init; }
+
+    /// <summary>"NotOlderThan" or "Exact".</summary>
+    [Id(3)] public string? ResourceVersionMatch { get; init; }
+
+    public static ListOptions Default { get; } = new();
 }
 
 public enum WatchEventType
@@ -102,7 +98,14 @@ public sealed record ResourceQuery
 }
 
 [GenerateSerializer, Immutable, Alias("orch.ResourceList`1")]
-public sealed record ResourceList<T>([property: Id(0)] IReadOnlyList<T> Items, [property: Id(1)] long ResourceVersion);
+public sealed record ResourceList<T>([property: Id(0)] IReadOnlyList<T> Items, [property: Id(1)] long ResourceVersion)
+{
+    /// <summary>The token for the next page; null on the last one.</summary>
+    [Id(2)] public string? Continue { get; init; }
+
+    /// <summary>How many matching items follow this page, when known.</summary>
+    [Id(3)] public long? RemainingItemCount { get; init; }
+}
 
 [GenerateSerializer, Immutable, Alias("orch.WatchEvent`1")]
 public sealed record WatchEvent<T>([property: Id(0)] WatchEventType Type, [property: Id(1)] T Object);

@@ -1,5 +1,6 @@
 using Orleans.Concurrency;
 using Orchestrator.Model;
+using Orchestrator.Serialization;
 
 namespace Orchestrator.GrainInterfaces;
 
@@ -11,8 +12,9 @@ namespace Orchestrator.GrainInterfaces;
 [Alias("orch.IResourceGrain`1")]
 public interface IResourceGrain<T> : IGrainWithStringKey where T : class, IResource<T>
 {
-    /// <summary>The stored object, or null when it does not exist.</summary>
-    [Alias("Get")]
+    /// <summary>The stored object, or null when it does not exist. Answered at once, never queued
+    /// behind a reconcile pass of the object's controller.</summary>
+    [Alias("Get"), AlwaysInterleave]
     Task<T?> GetAsync();
 
     /// <summary>Creates the object after applying defaults and validation. 409 when it exists.</summary>
@@ -24,6 +26,12 @@ public interface IResourceGrain<T> : IGrainWithStringKey where T : class, IResou
     [Alias("Update")]
     Task<T> UpdateAsync(T obj);
 
+    /// <summary>Applies a patch to the object as it is now and stores the result (the status only,
+    /// with <paramref name="status"/>). Concurrent patches never conflict with each other; one
+    /// that sets <c>metadata.resourceVersion</c> must match the stored one (else 409).</summary>
+    [Alias("Patch")]
+    Task<T> PatchAsync(PatchType type, byte[] patch, bool status);
+
     /// <summary>Replaces the status only (the stored spec is kept); the write is skipped when the
     /// status is unchanged.</summary>
     [Alias("UpdateStatus")]
@@ -34,10 +42,6 @@ public interface IResourceGrain<T> : IGrainWithStringKey where T : class, IResou
     [Alias("Delete")]
     Task<DeleteResult<T>> DeleteAsync(DeleteOptions options);
 
-    /// <summary>Re-announces the stored object to its index when the two may disagree (after a
-    /// writer died between storing and publishing a change).</summary>
-    [Alias("Resync"), OneWay]
-    Task ResyncAsync();
 }
 
 /// <summary>The outcome of a delete: <see cref="Object"/> is the object as it was removed, or as it

@@ -1,6 +1,7 @@
 namespace Orchestrator.Model;
 
-/// <summary>The table of kinds the API serves.</summary>
+/// <summary>The type entries of the kinds in this model (what the control plane serves is its
+/// KindRegistry).</summary>
 public static class ResourceTypes
 {
     public static readonly ResourceType Namespace = new("", "v1", "Namespace", "namespaces", Namespaced: false, HasStatus: true, ShortNames: ["ns"]);
@@ -11,6 +12,4 @@ public static class ResourceTypes
     public static readonly ResourceType Event = new("", "v1", "Event", "events", Namespaced: true, HasStatus: false, ShortNames: ["ev"]);
     public static readonly ResourceType ReplicaSet = new("apps", "v1", "ReplicaSet", "replicasets", Namespaced: true, HasStatus: true, HasScale: true, ShortNames: ["rs"]);
     public static readonly ResourceType Deployment = new("apps", "v1", "Deployment", "deployments", Namespaced: true, HasStatus: true, HasScale: true, ShortNames: ["deploy"]);
-
-    public static IReadOnlyList<ResourceType> All { get; } = [Namespace, Node, Pod, Service, Endpoints, Event, ReplicaSet, Deployment];
 }

@@ -15,9 +15,8 @@ namespace Orchestrator.Grains.Apps;
 /// </summary>
 [GrainType("deployment")]
 public sealed partial class DeploymentGrain(
-    [PersistentState(ResourceState<Deployment>.StateName, ResourceState<Deployment>.StorageName)] IPersistentState<ResourceState<Deployment>> state,
     GrainServices services)
-    : ReconcilerGrain<Deployment>(state, services), IDeploymentGrain
+    : ReconcilerGrain<Deployment>(services), IDeploymentGrain
 {
     private const string Component = "deployment-controller";
 

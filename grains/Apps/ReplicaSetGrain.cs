@@ -11,9 +11,8 @@ namespace Orchestrator.Grains.Apps;
 /// </summary>
 [GrainType("replicaset")]
 public sealed class ReplicaSetGrain(
-    [PersistentState(ResourceState<ReplicaSet>.StateName, ResourceState<ReplicaSet>.StorageName)] IPersistentState<ResourceState<ReplicaSet>> state,
     GrainServices services)
-    : ReconcilerGrain<ReplicaSet>(state, services), IReplicaSetGrain
+    : ReconcilerGrain<ReplicaSet>(services), IReplicaSetGrain
 {
     private const string Component = "replicaset-controller";
 

@@ -6,9 +6,8 @@ namespace Orchestrator.Grains.Events;
 
 [GrainType("event")]
 public sealed class EventGrain(
-    [PersistentState(ResourceState<Event>.StateName, ResourceState<Event>.StorageName)] IPersistentState<ResourceState<Event>> state,
     GrainServices services)
-    : ResourceGrain<Event>(state, services), IEventGrain
+    : ResourceGrain<Event>(services), IEventGrain
 {
     public async Task RecordAsync(Event ev)
     {

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orchestrator.GrainInterfaces;
+using Orchestrator.Grains.Kinds;
 using Orchestrator.Model;
 
 namespace Orchestrator.Grains.Hosting;
@@ -46,20 +47,26 @@ public sealed partial class ControlPlaneBootstrap(IGrainFactory grains, ILogger<
             }
         }
         await grains.GetGrain<ISchedulerGrain>(SchedulerGrainKeys.Default).GetStatsAsync();
-        await PokeAllAsync<Deployment, IDeploymentGrain>();
-        await PokeAllAsync<ReplicaSet, IReplicaSetGrain>();
-        await PokeAllAsync<Service, IServiceGrain>();
-        await PokeAllAsync<Node, INodeGrain>();
-        await PokeAllAsync<Namespace, INamespaceGrain>();
+        foreach (var kind in KindRegistry.All)
+        {
+            await kind.Accept(new PokeAll(grains));
+        }
         LogBootstrapped(logger);
     }
 
-    private async Task PokeAllAsync<T, TGrain>() where T : class, IResource<T> where TGrain : IReconciler, IGrainWithStringKey
+    private sealed class PokeAll(IGrainFactory grains) : IKindVisitor<Task>
     {
-        var list = await grains.GetGrain<IResourceIndexGrain<T>>(T.Type.Plural).ListAsync(ResourceQuery.All);
-        foreach (var obj in list.Items)
+        public async Task Visit<T>(Kind<T> kind) where T : class, IResource<T>
         {
-            await grains.GetGrain<TGrain>(obj.Key()).PokeAsync();
+            if (kind.Reconciler is null)
+            {
+                return;
+            }
+            var list = await grains.GetGrain<IResourceIndexGrain<T>>(T.Type.Plural).ListAsync(ResourceQuery.All);
+            foreach (var obj in list.Items)
+            {
+                await kind.Controller(grains, obj.Metadata.Namespace, obj.Metadata.Name!)!.PokeAsync();
+            }
         }
     }
 

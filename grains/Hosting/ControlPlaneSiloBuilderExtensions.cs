@@ -11,9 +11,10 @@ namespace Orchestrator.Grains.Hosting;
 public static class ControlPlaneSiloBuilderExtensions
 {
     /// <summary>
-    /// Adds the control plane's grains and the services they share. The storage provider named
-    /// "resources", the reminder service and an <see cref="Storage.IGrainStateCatalog"/> for it
-    /// come from the storage profile (embedded SQLite or cluster PostgreSQL).
+    /// Adds the control plane's grains and the services they share. The object store
+    /// (<see cref="Store.IObjectStore"/>), the storage provider named "resources" (allocators'
+    /// state) and the reminder service come from the storage profile (embedded SQLite or cluster
+    /// PostgreSQL).
     /// </summary>
     public static ISiloBuilder AddControlPlane(this ISiloBuilder silo, IConfiguration configuration)
     {
@@ -25,8 +26,9 @@ public static class ControlPlaneSiloBuilderExtensions
         services.AddSingleton<GarbageCollector>();
         services.AddSingleton<EventRecorder>();
         services.AddSingleton<GrainServices>();
-        services.AddSingleton<Index.IndexServices>();
+        services.AddSingleton<Index.ResourceCaches>();
         services.AddHostedService<ControlPlaneBootstrap>();
+        services.AddHostedService<Events.EventSweeper>();
         silo.AddIncomingGrainCallFilter<ProcessedCallFailureFilter>();
         return silo;
     }

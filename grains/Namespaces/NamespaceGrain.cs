@@ -11,9 +11,8 @@ namespace Orchestrator.Grains.Namespaces;
 /// </summary>
 [GrainType("namespace")]
 public sealed class NamespaceGrain(
-    [PersistentState(ResourceState<Namespace>.StateName, ResourceState<Namespace>.StorageName)] IPersistentState<ResourceState<Namespace>> state,
     GrainServices services)
-    : ReconcilerGrain<Namespace>(state, services), INamespaceGrain
+    : ReconcilerGrain<Namespace>(services), INamespaceGrain
 {
     /// <summary>Namespaces the system needs; Kubernetes refuses to delete them too.</summary>
     public static readonly string[] Protected = [WellKnown.DefaultNamespace, WellKnown.SystemNamespace, "kube-public"];

@@ -14,9 +14,8 @@ namespace Orchestrator.Grains.Nodes;
 /// </summary>
 [GrainType("node")]
 public sealed class NodeGrain(
-    [PersistentState(ResourceState<Node>.StateName, ResourceState<Node>.StorageName)] IPersistentState<ResourceState<Node>> state,
     GrainServices services)
-    : ReconcilerGrain<Node>(state, services), INodeGrain
+    : ReconcilerGrain<Node>(services), INodeGrain
 {
     private const string Component = "node-controller";
 

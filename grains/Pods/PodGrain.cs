@@ -1,6 +1,7 @@
 using Orchestrator.GrainInterfaces;
 using Orchestrator.Grains.Resources;
 using Orchestrator.Model;
+using Orchestrator.Serialization;
 
 namespace Orchestrator.Grains.Pods;
 
@@ -11,9 +12,8 @@ namespace Orchestrator.Grains.Pods;
 /// </summary>
 [GrainType("pod")]
 public sealed class PodGrain(
-    [PersistentState(ResourceState<Pod>.StateName, ResourceState<Pod>.StorageName)] IPersistentState<ResourceState<Pod>> state,
     GrainServices services)
-    : ResourceGrain<Pod>(state, services), IPodGrain
+    : ResourceGrain<Pod>(services), IPodGrain
 {
     private const string SchedulerComponent = "default-scheduler";
 
@@ -38,6 +38,7 @@ public sealed class PodGrain(
     protected override async Task OnWrittenAsync(Pod? old, Pod now)
     {
         await base.OnWrittenAsync(old, now);
+        await PokeServicesAsync(old, now);
         if (old is null || (!old.IsTerminal() && now.IsTerminal()) || (old.Metadata.DeletionTimestamp is null && now.Metadata.DeletionTimestamp is not null))
         {
             await Scheduler.PodChangedAsync(now);
@@ -47,7 +48,38 @@ public sealed class PodGrain(
     protected override async Task OnRemovedAsync(Pod last)
     {
         await base.OnRemovedAsync(last);
+        await PokeServicesAsync(last, null);
         await Scheduler.PodReleasedAsync(Key);
+    }
+
+    /// <summary>
+    /// Kubernetes' endpoints controller reacts to a pod change by finding the services whose
+    /// selector matches the pod (before or after) and syncing those: so does this grain, from this
+    /// silo's service cache. A service this silo has not heard of yet lists its pods itself when
+    /// it is created, and every service re-lists on its reminder.
+    /// </summary>
+    private async Task PokeServicesAsync(Pod? old, Pod? now)
+    {
+        // What endpoints are made of: labels, IP, readiness, phase, deletion, node.
+        if (old is not null && now is not null && ResourceJson.DeepEquals(old.Metadata.Labels, now.Metadata.Labels)
+            && old.Status?.PodIP == now.Status?.PodIP && old.IsReady() == now.IsReady() && old.Status?.Phase == now.Status?.Phase
+            && old.Metadata.IsDeleting == now.Metadata.IsDeleting && old.Spec.NodeName == now.Spec.NodeName)
+        {
+            return;
+        }
+        var services = await Services.Caches.Of<Service>().ListAsync(ResourceQuery.InNamespace(KeyParts.Namespace), new ListOptions { ResourceVersion = "0" });
+        foreach (var svc in services.Items)
+        {
+            if (svc.Spec.Selector is not { Count: > 0 } selector)
+            {
+                continue;
+            }
+            var matches = Selectors.Selector.FromLabels(selector);
+            if ((old is not null && matches.Matches(old.Metadata.Labels)) || (now is not null && matches.Matches(now.Metadata.Labels)))
+            {
+                await GrainFactory.GetGrain<IServiceGrain>(svc.Key()).PokeAsync();
+            }
+        }
     }
 
     public async Task<Pod> BindAsync(string nodeName, string uid)
@@ -176,10 +208,10 @@ public sealed class PodGrain(
         }
         // An unbound pod has no containers to stop; grace 0 is Kubernetes' force deletion; a pod
         // bound to a node that no longer exists has nobody to stop it (Kubernetes' pod GC).
-        // (The node's existence is asked of the node index, not the node grain: the node grain
+        // (The node's existence is asked of the node cache, not the node grain: the node grain
         // itself deletes pods when it evicts them, and would be waiting for this call.)
         if (!current.IsScheduled() || grace == 0
-            || await GrainFactory.GetGrain<IResourceIndexGrain<Node>>(ResourceTypes.Node.Plural).GetVersionAsync(current.Spec.NodeName!) is null)
+            || await Services.Caches.Of<Node>().GetAsync(current.Spec.NodeName!) is null)
         {
             return await RemoveAsync(current);
         }

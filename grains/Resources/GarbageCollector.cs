@@ -12,15 +12,13 @@ namespace Orchestrator.Grains.Resources;
 /// </summary>
 public sealed partial class GarbageCollector(IGrainFactory grains, ILogger<GarbageCollector> logger)
 {
-    /// <summary>The kinds that can have owners.</summary>
-    private static readonly DependentKind[] Kinds =
-    [
-        new DependentKind<Deployment>(),
-        new DependentKind<ReplicaSet>(),
-        new DependentKind<Pod>(),
-        new DependentKind<Service>(),
-        new DependentKind<Endpoints>(),
-    ];
+    /// <summary>Every registered kind can have owners.</summary>
+    private static readonly DependentKind[] Kinds = [.. Grains.Kinds.KindRegistry.All.Select(k => k.Accept(new DependentKindOf()))];
+
+    private sealed class DependentKindOf : Grains.Kinds.IKindVisitor<DependentKind>
+    {
+        public DependentKind Visit<T>(Grains.Kinds.Kind<T> kind) where T : class, IResource<T> => new DependentKind<T>();
+    }
 
     public async Task DeleteDependentsAsync(IResource owner, string policy)
     {

@@ -9,7 +9,9 @@ public sealed class GrainServices(
     IOptions<ControlPlaneOptions> options,
     TimeProvider time,
     GarbageCollector garbageCollector,
-    EventRecorder events)
+    EventRecorder events,
+    Store.IObjectStore store,
+    Index.ResourceCaches caches)
 {
     public ILoggerFactory LoggerFactory { get; } = loggerFactory;
 
@@ -20,4 +22,10 @@ public sealed class GrainServices(
     public GarbageCollector GarbageCollector { get; } = garbageCollector;
 
     public EventRecorder Events { get; } = events;
+
+    /// <summary>Where objects are stored, with their change feed.</summary>
+    public Store.IObjectStore Store { get; } = store;
+
+    /// <summary>This silo's list-and-watch caches: reads of other objects come from here.</summary>
+    public Index.ResourceCaches Caches { get; } = caches;
 }

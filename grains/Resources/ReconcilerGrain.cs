@@ -37,7 +37,7 @@ public abstract class ReconcilerGrain<T> : ResourceGrain<T>, IReconciler, IRemin
     /// failing a write that is already stored (or an activation, which would block every read).</summary>
     private bool _reminderUnconfirmed;
 
-    protected ReconcilerGrain(IPersistentState<ResourceState<T>> state, GrainServices services) : base(state, services)
+    protected ReconcilerGrain(GrainServices services) : base(services)
     {
     }
 

@@ -1,27 +1,36 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orchestrator.GrainInterfaces;
+using Orchestrator.Grains.Store;
 using Orchestrator.Model;
 using Orchestrator.Serialization;
 using Orchestrator.Validation;
-using Orleans.Storage;
 
 namespace Orchestrator.Grains.Resources;
 
 /// <summary>
 /// The life cycle every object shares: create with defaults and validation, optimistic
 /// concurrency on resourceVersion, generation bumps on spec changes, status writes that cannot
-/// touch the spec, deletion (graceful where a kind overrides it) with garbage collection of
-/// dependents, and publication of every stored change to the kind's index.
+/// touch the spec, patches applied to the latest object, deletion (graceful where a kind
+/// overrides it) with garbage collection of dependents. Every write goes to the object store,
+/// which assigns its resourceVersion and appends it to the kind's change feed in one transaction.
 /// Not [Reentrant]: one call at a time per object, the guarantee controllers rely on.
 /// </summary>
 public abstract class ResourceGrain<T> : Grain, IResourceGrain<T> where T : class, IResource<T>
 {
-    private readonly IPersistentState<ResourceState<T>> _state;
+    private static readonly string StoreKind = T.Type.QualifiedResource;
 
-    protected ResourceGrain(IPersistentState<ResourceState<T>> state, GrainServices services)
+    private T? _current;
+
+    /// <summary>The stored version <see cref="_current"/> has; 0 when nothing is stored.</summary>
+    private long _version;
+
+    /// <summary>Set when a write failed in a way that leaves its outcome unknown (the store went
+    /// away mid-commit): the next call reads the store before it trusts <see cref="_current"/>.</summary>
+    private bool _stale;
+
+    protected ResourceGrain(GrainServices services)
     {
-        _state = state;
         Services = services;
         Logger = services.LoggerFactory.CreateLogger(GetType());
     }
@@ -35,18 +44,63 @@ public abstract class ResourceGrain<T> : Grain, IResourceGrain<T> where T : clas
     protected DateTimeOffset Now => Services.Time.GetUtcNow();
 
     /// <summary>The stored object, null when it does not exist.</summary>
-    protected T? Current => _state.State.Object;
+    protected T? Current => _current;
 
     protected string Key => this.GetPrimaryKeyString();
 
     protected (string? Namespace, string Name) KeyParts => ResourceType.SplitKey(Key);
 
-    protected IResourceIndexGrain<T> Index => GrainFactory.GetGrain<IResourceIndexGrain<T>>(T.Type.Plural);
 
-    public Task<T?> GetAsync() => Task.FromResult(Current);
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        await ReloadAsync();
+        await base.OnActivateAsync(cancellationToken);
+    }
+
+    public async Task<T?> GetAsync()
+    {
+        await ReloadIfStaleAsync();
+        return Current;
+    }
+
+    public async Task<T> PatchAsync(PatchType type, byte[] patch, bool status)
+    {
+        await ReloadIfStaleAsync();
+        var current = Current ?? throw ApiErrors.NotFound(T.Type, KeyParts.Name);
+        // Applied here, to the latest object, one call at a time: concurrent patches never
+        // conflict unless one names a resourceVersion (Kubernetes' GuaranteedUpdate).
+        var patched = Patches.Apply(ResourceJson.ToNode(current)!, patch, type);
+        var obj = Decode(patched);
+        if (obj.Metadata.Name is { Length: > 0 } name && name != KeyParts.Name)
+        {
+            throw ApiErrors.BadRequest($"the name of the object ({name}) does not match the name on the URL ({KeyParts.Name})");
+        }
+        if (T.Type.Namespaced && obj.Metadata.Namespace is { Length: > 0 } ns && ns != KeyParts.Namespace)
+        {
+            throw ApiErrors.BadRequest($"the namespace of the provided object ({ns}) does not match the namespace sent on the request ({KeyParts.Namespace})");
+        }
+        return status ? await UpdateStatusAsync(obj) : await UpdateAsync(obj);
+    }
+
+    private static T Decode(System.Text.Json.Nodes.JsonNode node)
+    {
+        if (node is System.Text.Json.Nodes.JsonObject o)
+        {
+            if (o["apiVersion"] is System.Text.Json.Nodes.JsonValue av && av.TryGetValue<string>(out var a) && a != T.Type.ApiVersion)
+            {
+                throw ApiErrors.BadRequest($"the API version in the data ({a}) does not match the expected API version ({T.Type.ApiVersion})");
+            }
+            if (o["kind"] is System.Text.Json.Nodes.JsonValue kv && kv.TryGetValue<string>(out var k) && k != T.Type.Kind)
+            {
+                throw ApiErrors.BadRequest($"the kind in the data ({k}) does not match the expected kind ({T.Type.Kind})");
+            }
+        }
+        return ResourceJson.Decode<T>(node);
+    }
 
     public async Task<T> CreateAsync(T obj)
     {
+        await ReloadIfStaleAsync();
         if (Current is not null)
         {
             throw ApiErrors.AlreadyExists(T.Type, KeyParts.Name);
@@ -95,6 +149,7 @@ public abstract class ResourceGrain<T> : Grain, IResourceGrain<T> where T : clas
 
     public async Task<T> UpdateAsync(T obj)
     {
+        await ReloadIfStaleAsync();
         var current = Current ?? throw ApiErrors.NotFound(T.Type, KeyParts.Name);
         CheckVersion(obj.Metadata.ResourceVersion, current);
         var meta = obj.Metadata with
@@ -144,6 +199,7 @@ public abstract class ResourceGrain<T> : Grain, IResourceGrain<T> where T : clas
         {
             throw ApiErrors.MethodNotAllowed($"{T.Type.Plural} have no status subresource");
         }
+        await ReloadIfStaleAsync();
         var current = Current ?? throw ApiErrors.NotFound(T.Type, KeyParts.Name);
         CheckVersion(obj.Metadata.ResourceVersion, current);
         return await WriteStatusAsync(current.WithStatusOf(obj)) ?? current;
@@ -151,6 +207,7 @@ public abstract class ResourceGrain<T> : Grain, IResourceGrain<T> where T : clas
 
     public async Task<DeleteResult<T>> DeleteAsync(DeleteOptions options)
     {
+        await ReloadIfStaleAsync();
         var current = Current ?? throw ApiErrors.NotFound(T.Type, KeyParts.Name);
         if (options.Preconditions?.Uid is { Length: > 0 } uid && uid != current.Metadata.Uid)
         {
@@ -166,27 +223,6 @@ public abstract class ResourceGrain<T> : Grain, IResourceGrain<T> where T : clas
             throw ApiErrors.BadRequest($"propagationPolicy \"{policy}\" is not supported: use Background, Foreground or Orphan");
         }
         return await DeleteCoreAsync(current, options with { PropagationPolicy = policy });
-    }
-
-    public async Task ResyncAsync()
-    {
-        var current = Current;
-        var indexed = await Index.GetVersionAsync(Key);
-        if (current is null)
-        {
-            if (indexed is not null)
-            {
-                // The index still lists an object whose removal was stored but never published.
-                await Index.ForgetAsync(Key);
-            }
-            return;
-        }
-        if (indexed != current.ResourceVersionNumber())
-        {
-            Logger.Republishing(T.Type.Kind, Key, indexed, current.ResourceVersionNumber());
-            var stored = await WriteAsync(current, WatchEventType.Modified);
-            await OnWrittenAsync(current, stored);
-        }
     }
 
     // ------------------------------------------------------------------ hooks for kinds
@@ -295,116 +331,94 @@ public abstract class ResourceGrain<T> : Grain, IResourceGrain<T> where T : clas
         return stored;
     }
 
-    /// <summary>
-    /// Stores a change and then publishes it to the index. The index reserves the
-    /// resourceVersion first so that watchers see changes in order; a change that could not be
-    /// stored is abandoned, and a change stored but never published (the writer died in between)
-    /// is republished when the index's reservation times out and asks this grain to resync.
-    /// </summary>
+    /// <summary>Stores a change: the store checks that the stored version is still the one this
+    /// activation holds, gives the change its resourceVersion and appends it to the feed.</summary>
     protected async Task<T> WriteAsync(T candidate, WatchEventType type)
     {
-        var rv = await Index.ReserveAsync(Key);
-        var stored = candidate.WithMetadata(candidate.Metadata with { ResourceVersion = rv.ToString(System.Globalization.CultureInfo.InvariantCulture) });
-        var previous = _state.State.Object;
-        _state.State.Object = stored;
+        var toStore = candidate.WithMetadata(candidate.Metadata with { ResourceVersion = null });
+        long version;
         try
         {
-            await _state.WriteStateAsync();
+            version = await Services.Store.PutAsync(StoreKind, Key, _version, _version == 0 ? WatchEventType.Added : WatchEventType.Modified, ResourceJson.Serialize(toStore), toStore);
         }
         catch (Exception ex)
         {
-            _state.State.Object = previous;
-            await AbandonQuietlyAsync(rv);
             throw await StorageFailureAsync(ex);
         }
-        await PublishQuietlyAsync(rv, type, stored);
+        var stored = candidate.WithMetadata(candidate.Metadata with { ResourceVersion = version.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        _current = stored;
+        _version = version;
         return stored;
     }
 
-    /// <summary>Removes the object from storage and publishes its deletion.</summary>
+    /// <summary>Removes the object from storage, with its deletion in the feed.</summary>
     protected async Task<DeleteResult<T>> RemoveAsync(T current)
     {
-        var rv = await Index.ReserveAsync(Key);
-        var last = current.WithMetadata(current.Metadata with { ResourceVersion = rv.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        var toStore = current.WithMetadata(current.Metadata with { ResourceVersion = null });
+        long version;
         try
         {
-            await _state.ClearStateAsync();
+            version = await Services.Store.RemoveAsync(StoreKind, Key, _version, ResourceJson.Serialize(toStore), toStore);
         }
         catch (Exception ex)
         {
-            await AbandonQuietlyAsync(rv);
             throw await StorageFailureAsync(ex);
         }
-        _state.State.Object = null;
-        await PublishQuietlyAsync(rv, WatchEventType.Deleted, last);
+        var last = current.WithMetadata(current.Metadata with { ResourceVersion = version.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        _current = null;
+        _version = 0;
         await OnRemovedAsync(last);
         return new DeleteResult<T>(last, Finished: true);
     }
 
     private async Task<ApiException> StorageFailureAsync(Exception ex)
     {
-        if (ex is InconsistentStateException)
+        if (ex is StoreConflictException)
         {
             // Another activation wrote this object (possible for a moment while silos join or
             // leave): reload and let the client retry against the newer state.
-            await _state.ReadStateAsync();
+            await ReloadAsync();
             return ApiErrors.Conflict(T.Type, KeyParts.Name, ApiErrors.StaleObjectMessage);
         }
+        if (ex is ApiException api)
+        {
+            return api;
+        }
+        // The write may or may not have committed: read the store before the next call.
+        _stale = true;
         Logger.StorageWriteFailed(ex, T.Type.Kind, Key);
         return ApiErrors.Unavailable($"the object store is unavailable: {ex.GetBaseException().Message}");
     }
 
-    private async Task AbandonQuietlyAsync(long rv)
+    private async Task ReloadAsync()
     {
-        try
+        var stored = await Services.Store.GetAsync(StoreKind, Key);
+        if (stored is null)
         {
-            await Index.AbandonAsync(rv);
+            _current = null;
+            _version = 0;
         }
-        catch (Exception ex)
+        else
         {
-            // The index times the reservation out by itself.
-            Logger.IndexCallFailed(ex, T.Type.Kind, Key);
+            var obj = ResourceJson.Decode<T>(System.Text.Json.Nodes.JsonNode.Parse(stored.Payload));
+            _current = obj.WithMetadata(obj.Metadata with { ResourceVersion = stored.Version.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+            _version = stored.Version;
         }
+        _stale = false;
     }
 
-    private async Task PublishQuietlyAsync(long rv, WatchEventType type, T obj)
+    private async Task ReloadIfStaleAsync()
     {
-        try
+        if (_stale)
         {
-            await Index.PublishAsync(rv, type, obj);
-        }
-        catch (Exception ex)
-        {
-            // The change is stored, so the write succeeded, but the index may never hear of it:
-            // when the index's silo died, its new activation may have loaded the store before
-            // this write landed and holds no reservation to time out. So this grain republishes
-            // until an index takes it.
-            Logger.IndexCallFailed(ex, T.Type.Kind, Key);
-            _unpublished = true;
-            _republishTimer ??= this.RegisterGrainTimer(RepublishAsync, new GrainTimerCreationOptions(RepublishPeriod, RepublishPeriod) { Interleave = false, KeepAlive = true });
-        }
-    }
-
-    private static readonly TimeSpan RepublishPeriod = TimeSpan.FromSeconds(1);
-    private IGrainTimer? _republishTimer;
-    private bool _unpublished;
-
-    private async Task RepublishAsync(CancellationToken cancellationToken)
-    {
-        _unpublished = false;
-        try
-        {
-            await ResyncAsync();
-        }
-        catch (Exception ex)
-        {
-            Logger.IndexCallFailed(ex, T.Type.Kind, Key);
-            _unpublished = true;
-        }
-        if (!_unpublished)
-        {
-            _republishTimer?.Dispose();
-            _republishTimer = null;
+            try
+            {
+                await ReloadAsync();
+            }
+            catch (Exception ex) when (ex is not ApiException)
+            {
+                throw ApiErrors.Unavailable($"the object store is unavailable: {ex.GetBaseException().Message}");
+            }
         }
     }
 
@@ -421,9 +435,16 @@ public abstract class ResourceGrain<T> : Grain, IResourceGrain<T> where T : clas
 
     private async Task CheckNamespaceAsync(string ns)
     {
-        // Through the index, not the namespace grain: the namespace grain deletes objects while
-        // it terminates and may be waiting for this very grain.
-        var nsObj = await GrainFactory.GetGrain<IResourceIndexGrain<Namespace>>(ResourceTypes.Namespace.Plural).GetAsync(ns);
+        // Through the cache, not the namespace grain: the namespace grain deletes objects while
+        // it terminates and may be waiting for this very grain. A namespace just created through
+        // another silo may not have reached this silo's cache: look again once it has caught up.
+        var namespaces = Services.Caches.Of<Namespace>();
+        var nsObj = await namespaces.GetAsync(ns);
+        if (nsObj is null)
+        {
+            await namespaces.SyncAsync();
+            nsObj = await namespaces.GetAsync(ns);
+        }
         if (nsObj is null)
         {
             throw ApiErrors.NotFound(ResourceTypes.Namespace, ns);
@@ -437,7 +458,7 @@ public abstract class ResourceGrain<T> : Grain, IResourceGrain<T> where T : clas
     /// <summary>Tells the controller of this object that it changed.</summary>
     protected Task PokeOwnerAsync(T obj)
     {
-        if (obj.Metadata.ControllerRef is { } owner && Reconcilers.For(GrainFactory, owner.Kind, obj.Metadata.Namespace, owner.Name) is { } reconciler)
+        if (obj.Metadata.ControllerRef is { } owner && Kinds.KindRegistry.Find(owner.Kind)?.Controller(GrainFactory, obj.Metadata.Namespace, owner.Name) is { } reconciler)
         {
             return reconciler.PokeAsync();
         }

@@ -8,6 +8,5 @@ namespace Orchestrator.Grains.Services;
 /// service without a selector).</summary>
 [GrainType("endpoints")]
 public sealed class EndpointsGrain(
-    [PersistentState(ResourceState<Endpoints>.StateName, ResourceState<Endpoints>.StorageName)] IPersistentState<ResourceState<Endpoints>> state,
     GrainServices services)
-    : ResourceGrain<Endpoints>(state, services), IEndpointsGrain;
+    : ResourceGrain<Endpoints>(services), IEndpointsGrain;

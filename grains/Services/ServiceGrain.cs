@@ -10,24 +10,19 @@ namespace Orchestrator.Grains.Services;
 /// <summary>
 /// A Service: allocates its ClusterIP on create, and (Kubernetes' endpoints controller) keeps
 /// an Endpoints object of the same name listing the pods its selector matches, ready ones under
-/// addresses and the others under notReadyAddresses. It subscribes to the pod index with its
-/// selector, so a pod change reaches it within moments; its reminder re-checks anyway.
+/// addresses and the others under notReadyAddresses. Pods that change poke the services
+/// selecting them (see PodGrain), and its reminder re-checks anyway.
 /// </summary>
 [GrainType("service")]
 public sealed class ServiceGrain(
-    [PersistentState(ResourceState<Service>.StateName, ResourceState<Service>.StorageName)] IPersistentState<ResourceState<Service>> state,
     GrainServices services)
-    : ReconcilerGrain<Service>(state, services), IServiceGrain
+    : ReconcilerGrain<Service>(services), IServiceGrain
 {
-    private string? _subscribedSelector;
-
     private IServiceIpAllocatorGrain IpAllocator => GrainFactory.GetGrain<IServiceIpAllocatorGrain>(SchedulerGrainKeys.Default);
 
     private INodePortAllocatorGrain NodePorts => GrainFactory.GetGrain<INodePortAllocatorGrain>(SchedulerGrainKeys.Default);
 
     private IResourceIndexGrain<Pod> Pods => GrainFactory.GetGrain<IResourceIndexGrain<Pod>>(ResourceTypes.Pod.Plural);
-
-    private string SubscriptionId => "service:" + Key;
 
     protected override async Task<Service> OnCreatingAsync(Service obj, FieldErrors errors)
     {
@@ -111,7 +106,6 @@ public sealed class ServiceGrain(
         await base.OnRemovedAsync(last);
         await IpAllocator.ReleaseAsync(Key);
         await NodePorts.ReleaseAsync(Key);
-        await Pods.UnsubscribeAsync(SubscriptionId);
         var endpoints = GrainFactory.GetGrain<IEndpointsGrain>(Key);
         try
         {
@@ -131,20 +125,9 @@ public sealed class ServiceGrain(
         if (svc.Spec.Selector is not { Count: > 0 } selectorLabels)
         {
             // Without a selector the endpoints are the user's to manage.
-            if (_subscribedSelector is not null)
-            {
-                await Pods.UnsubscribeAsync(SubscriptionId);
-                _subscribedSelector = null;
-            }
             return ReconcileResult.Done;
         }
         var query = new ResourceQuery { Namespace = svc.Metadata.Namespace, Labels = Selector.FromLabels(selectorLabels) };
-        var selectorText = query.Labels!.ToString();
-        if (_subscribedSelector != selectorText)
-        {
-            await Pods.SubscribeAsync(SubscriptionId, query, this.AsReference<IServiceGrain>());
-            _subscribedSelector = selectorText;
-        }
         var pods = await Pods.ListAsync(query);
         var subsets = ComputeSubsets(svc, pods.Items);
         await WriteEndpointsAsync(svc, subsets);

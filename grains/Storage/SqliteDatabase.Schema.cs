@@ -5,7 +5,7 @@ namespace Orchestrator.Grains.Storage;
 public sealed partial class SqliteDatabase
 {
     /// <summary>The schema version this build writes, kept in <c>PRAGMA user_version</c>.</summary>
-    public const int SchemaVersion = 1;
+    public const int SchemaVersion = 2;
 
     // Migrations[n - 1] takes the schema from version n - 1 to n. Append, never edit one that has
     // shipped: databases already at that version will not run it again.
@@ -45,6 +45,46 @@ public sealed partial class SqliteDatabase
         ) STRICT, WITHOUT ROWID;
 
         INSERT OR IGNORE INTO sequences (name, value) VALUES ('version', 0);
+        """,
+        """
+        -- Objects and their change feed (IObjectStore). version is the object's resourceVersion,
+        -- taken from its kind's counter in kinds within the same transaction as the change row.
+        CREATE TABLE IF NOT EXISTS objects (
+            kind    TEXT NOT NULL,
+            key     TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            payload BLOB NOT NULL,
+            PRIMARY KEY (kind, key)
+        ) STRICT;
+
+        CREATE TABLE IF NOT EXISTS changes (
+            kind    TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            type    INTEGER NOT NULL, -- 0 added, 1 modified, 2 deleted
+            key     TEXT NOT NULL,
+            payload BLOB NOT NULL,
+            PRIMARY KEY (kind, version)
+        ) STRICT;
+
+        -- version: the kind's last committed change; compacted: changes up to here are gone.
+        CREATE TABLE IF NOT EXISTS kinds (
+            kind      TEXT NOT NULL PRIMARY KEY,
+            version   INTEGER NOT NULL,
+            compacted INTEGER NOT NULL
+        ) STRICT, WITHOUT ROWID;
+
+        -- Objects stored by earlier builds as grain state ({"object": {...}}) move here.
+        INSERT OR IGNORE INTO objects (kind, key, version, payload)
+        SELECT CASE grain_type WHEN 'namespace' THEN 'namespaces' WHEN 'node' THEN 'nodes' WHEN 'pod' THEN 'pods' WHEN 'service' THEN 'services' WHEN 'endpoints' THEN 'endpoints' WHEN 'event' THEN 'events' WHEN 'replicaset' THEN 'replicasets.apps' WHEN 'deployment' THEN 'deployments.apps' END, grain_key,
+               CAST(json_extract(CAST(payload AS TEXT), '$.object.metadata.resourceVersion') AS INTEGER),
+               CAST(json_extract(CAST(payload AS TEXT), '$.object') AS BLOB)
+        FROM grain_state
+        WHERE state_name = 'object' AND json_extract(CAST(payload AS TEXT), '$.object') IS NOT NULL AND CASE grain_type WHEN 'namespace' THEN 'namespaces' WHEN 'node' THEN 'nodes' WHEN 'pod' THEN 'pods' WHEN 'service' THEN 'services' WHEN 'endpoints' THEN 'endpoints' WHEN 'event' THEN 'events' WHEN 'replicaset' THEN 'replicasets.apps' WHEN 'deployment' THEN 'deployments.apps' END IS NOT NULL;
+
+        INSERT OR IGNORE INTO kinds (kind, version, compacted)
+        SELECT kind, max(version), max(version) FROM objects GROUP BY kind;
+
+        DELETE FROM grain_state WHERE state_name IN ('object', 'index');
         """,
     ];
 

@@ -289,6 +289,10 @@ public sealed partial class SqliteDatabase : IDisposable, IAsyncDisposable
         }
 
         Interlocked.Increment(ref _committedBatches);
+        foreach (var action in _writeContext.TakeCommitted())
+        {
+            action();
+        }
         foreach (var item in batch)
         {
             item.Publish(batchFailure: null);

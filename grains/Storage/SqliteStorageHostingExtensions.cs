@@ -12,7 +12,7 @@ using Orleans.Storage;
 namespace Orchestrator.Grains.Storage;
 
 /// <summary>
-/// Registers the embedded profile's SQLite grain storage, grain state catalog and reminder table.
+/// Registers the embedded profile's SQLite grain storage, object store and reminder table.
 /// All of them share one <see cref="SqliteDatabase"/> singleton.
 /// </summary>
 /// <remarks>
@@ -26,11 +26,22 @@ public static class SqliteStorageHostingExtensions
     public static ISiloBuilder AddSqliteGrainStorageAsDefault(this ISiloBuilder builder, Action<SqliteStorageOptions>? configure = null)
         => builder.AddSqliteGrainStorage(ProviderConstants.DEFAULT_STORAGE_PROVIDER_NAME, configure);
 
-    /// <summary>Adds SQLite grain storage named <paramref name="name"/>, and <see cref="IGrainStateCatalog"/> over it.</summary>
+    /// <summary>Adds SQLite grain storage named <paramref name="name"/>.</summary>
     public static ISiloBuilder AddSqliteGrainStorage(this ISiloBuilder builder, string name, Action<SqliteStorageOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         return builder.ConfigureServices(services => services.AddSqliteGrainStorage(name, configure));
+    }
+
+    /// <summary>Adds the object store (objects and their change feed) in the SQLite database.</summary>
+    public static ISiloBuilder AddSqliteObjectStore(this ISiloBuilder builder, Action<SqliteStorageOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return builder.ConfigureServices(services =>
+        {
+            services.AddSqliteDatabase(configure);
+            services.AddSingleton<Store.IObjectStore, Store.SqliteObjectStore>();
+        });
     }
 
     /// <summary>Adds reminders to the silo, stored in the SQLite database.</summary>
@@ -46,9 +57,7 @@ public static class SqliteStorageHostingExtensions
 
     /// <summary>
     /// Adds SQLite grain storage named <paramref name="name"/>: a keyed <see cref="IGrainStorage"/>
-    /// (registered like Orleans' own providers), a keyed <see cref="IGrainStateCatalog"/> with the
-    /// same key, and an unkeyed <see cref="IGrainStateCatalog"/> for the default provider (or the
-    /// first provider added, when there is no default).
+    /// (registered like Orleans' own providers).
     /// </summary>
     public static IServiceCollection AddSqliteGrainStorage(this IServiceCollection services, string name, Action<SqliteStorageOptions>? configure = null)
     {
@@ -67,8 +76,6 @@ public static class SqliteStorageHostingExtensions
             DefaultStorageProviderSerializerOptionsConfigurator<SqliteStorageOptions>>());
         services.ConfigureNamedOptionForLogging<SqliteStorageOptions>(name);
         services.AddGrainStorage(name, CreateGrainStorage);
-
-        services.AddGrainStateCatalog(name, CreateCatalog);
         return services;
     }
 
@@ -104,13 +111,4 @@ public static class SqliteStorageHostingExtensions
         services.GetRequiredService<SqliteDatabase>(),
         services.GetRequiredService<ILogger<SqliteGrainStorage>>(),
         services.GetService<IActivatorProvider>());
-
-    private static SqliteGrainStateCatalog CreateCatalog(IServiceProvider services, string name)
-    {
-        var serializer = services.GetRequiredService<IOptionsMonitor<SqliteStorageOptions>>().Get(name).GrainStorageSerializer
-            ?? throw new InvalidOperationException(
-                $"Grain state catalog '{name}' has no serializer: set {nameof(SqliteStorageOptions)}.{nameof(SqliteStorageOptions.GrainStorageSerializer)} "
-                + $"or register an {nameof(IGrainStorageSerializer)} in the service collection.");
-        return new SqliteGrainStateCatalog(services.GetRequiredService<SqliteDatabase>(), serializer);
-    }
 }

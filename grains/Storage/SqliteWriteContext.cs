@@ -19,6 +19,9 @@ internal sealed class SqliteWriteContext : IDisposable
     // SqliteTransaction: its Save/Release/Commit compile a new statement on every call.
     private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
 
+    private readonly List<Action> _afterCommit = [];
+    private int _itemStart;
+
     private long _version;
     private bool _versionLoaded;
     private bool _versionAdvanced;
@@ -60,8 +63,21 @@ internal sealed class SqliteWriteContext : IDisposable
         return ++_version;
     }
 
+    /// <summary>Runs <paramref name="action"/> on the writer thread once the batch has committed
+    /// (never when this write or its batch is rolled back), in the order writes ran.</summary>
+    public void OnCommitted(Action action) => _afterCommit.Add(action);
+
+    /// <summary>The actions of the batch that committed; cleared for the next batch.</summary>
+    internal List<Action> TakeCommitted()
+    {
+        var actions = _afterCommit.ToList();
+        _afterCommit.Clear();
+        return actions;
+    }
+
     internal void Begin()
     {
+        _afterCommit.Clear();
         // Reload the sequence in every batch: holding the write lock, the stored value is current
         // even if another connection (another process on the same file) wrote in between.
         _versionLoaded = false;
@@ -69,12 +85,17 @@ internal sealed class SqliteWriteContext : IDisposable
         Command("BEGIN IMMEDIATE;").ExecuteNonQuery();
     }
 
-    internal void Savepoint() => Command("SAVEPOINT write;").ExecuteNonQuery();
+    internal void Savepoint()
+    {
+        _itemStart = _afterCommit.Count;
+        Command("SAVEPOINT write;").ExecuteNonQuery();
+    }
 
     internal void ReleaseSavepoint() => Command("RELEASE write;").ExecuteNonQuery();
 
     internal void RollbackToSavepoint()
     {
+        _afterCommit.RemoveRange(_itemStart, _afterCommit.Count - _itemStart);
         Command("ROLLBACK TO write;").ExecuteNonQuery();
         Command("RELEASE write;").ExecuteNonQuery();
     }

@@ -79,11 +79,17 @@ public sealed class NodeAgentGroup : IAsyncDisposable
         }
     }
 
+    private int _disposed;
+
     /// <summary>Completes when the watch stops (it only stops when the group is disposed).</summary>
     public Task Completion => _watch ?? Task.CompletedTask;
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         await _stop.CancelAsync();
         if (_proxy is not null)
         {

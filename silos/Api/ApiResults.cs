@@ -18,7 +18,7 @@ public sealed class JsonBody(object value, Type type, int statusCode = StatusCod
 }
 
 /// <summary>Writes a list (PodList ...) without building it in memory first.</summary>
-public sealed class JsonListBody<T>(ResourceType type, IReadOnlyList<T> items, long resourceVersion) : IResult
+public sealed class JsonListBody<T>(ResourceType type, IReadOnlyList<T> items, long resourceVersion, string? continueToken = null, long? remainingItemCount = null) : IResult
 {
     public async Task ExecuteAsync(HttpContext httpContext)
     {
@@ -30,6 +30,14 @@ public sealed class JsonListBody<T>(ResourceType type, IReadOnlyList<T> items, l
         writer.WriteString("apiVersion", type.ApiVersion);
         writer.WriteStartObject("metadata");
         writer.WriteString("resourceVersion", resourceVersion.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (continueToken is not null)
+        {
+            writer.WriteString("continue", continueToken);
+        }
+        if (remainingItemCount is { } remaining)
+        {
+            writer.WriteNumber("remainingItemCount", remaining);
+        }
         writer.WriteEndObject();
         writer.WriteStartArray("items");
         foreach (var item in items)

@@ -43,12 +43,12 @@ public static class Discovery
         app.MapGet("/readyz", () => Results.Text("ok"));
     }
 
-    private static IEnumerable<string> Groups() => ResourceTypes.All.Select(t => t.Group).Where(g => g.Length > 0).Distinct();
+    private static IEnumerable<string> Groups() => Grains.Kinds.KindRegistry.All.Select(k => k.Type.Group).Where(g => g.Length > 0).Distinct();
 
     private static JsonObject ResourceList(string groupVersion, string group)
     {
         var resources = new JsonArray();
-        foreach (var t in ResourceTypes.All.Where(t => t.Group == group))
+        foreach (var t in Grains.Kinds.KindRegistry.All.Select(k => k.Type).Where(t => t.Group == group))
         {
             resources.Add(new JsonObject
             {

@@ -35,13 +35,13 @@ public static class KindApi<T> where T : class, IResource<T>
             app.MapPost(collection, (HttpContext http, IGrainFactory grains) => CreateAsync(http, grains, null));
         }
         item = collection + "/{name}";
-        app.MapGet(item, (IGrainFactory grains, string? @namespace, string name) => GetAsync(grains, @namespace, name));
+        app.MapGet(item, (HttpContext http, string? @namespace, string name) => GetAsync(http, @namespace, name));
         app.MapPut(item, (HttpContext http, IGrainFactory grains, string? @namespace, string name) => ReplaceAsync(http, grains, @namespace, name, status: false));
         app.MapPatch(item, (HttpContext http, IGrainFactory grains, string? @namespace, string name) => PatchAsync(http, grains, @namespace, name, status: false));
         app.MapDelete(item, (HttpContext http, IGrainFactory grains, string? @namespace, string name) => DeleteAsync(http, grains, @namespace, name));
         if (Type.HasStatus)
         {
-            app.MapGet(item + "/status", (IGrainFactory grains, string? @namespace, string name) => GetAsync(grains, @namespace, name));
+            app.MapGet(item + "/status", (HttpContext http, string? @namespace, string name) => GetAsync(http, @namespace, name));
             app.MapPut(item + "/status", (HttpContext http, IGrainFactory grains, string? @namespace, string name) => ReplaceAsync(http, grains, @namespace, name, status: true));
             app.MapPatch(item + "/status", (HttpContext http, IGrainFactory grains, string? @namespace, string name) => PatchAsync(http, grains, @namespace, name, status: true));
         }
@@ -49,13 +49,24 @@ public static class KindApi<T> where T : class, IResource<T>
 
     public static IResourceGrain<T> Grain(IGrainFactory grains, string? ns, string name) => grains.GetGrain<IResourceGrain<T>>(Type.Key(ns, name));
 
-    public static IResourceIndexGrain<T> Index(IGrainFactory grains) => grains.GetGrain<IResourceIndexGrain<T>>(Type.Plural);
+    /// <summary>This silo's cache of the kind: lists and watches never leave the silo.</summary>
+    public static Grains.Index.ResourceCache<T> Cache(HttpContext http) => http.RequestServices.GetRequiredService<Grains.Index.ResourceCaches>().Of<T>();
 
     public static async Task<T> LoadAsync(IGrainFactory grains, string? ns, string name) =>
         await Grain(grains, ns, name).GetAsync() ?? throw ApiErrors.NotFound(Type, name);
 
-    private static async Task<IResult> GetAsync(IGrainFactory grains, string? ns, string name) =>
-        JsonBody.Of(await LoadAsync(grains, ns, name));
+    /// <summary>A GET is answered from this silo's cache once it has every write acknowledged before
+    /// the request (a consistent read, as Kubernetes' GET without resourceVersion), never by the
+    /// object's grain, which may be busy reconciling.</summary>
+    private static async Task<IResult> GetAsync(HttpContext http, string? ns, string name)
+    {
+        var cache = Cache(http);
+        if (http.Request.Query["resourceVersion"].ToString() != "0")
+        {
+            await cache.SyncAsync();
+        }
+        return JsonBody.Of(await cache.GetAsync(Type.Key(ns, name)) ?? throw ApiErrors.NotFound(Type, name));
+    }
 
     private static async Task<IResult> ListAsync(HttpContext http, IGrainFactory grains, string? ns)
     {
@@ -68,11 +79,20 @@ public static class KindApi<T> where T : class, IResource<T>
         };
         if (IsTrue(q["watch"]))
         {
-            await Watch<T>.StreamAsync(http, Index(grains), query);
+            await Watch<T>.StreamAsync(http, Cache(http), query);
             return Results.Empty;
         }
-        var list = await Index(grains).ListAsync(query);
-        return new JsonListBody<T>(Type, list.Items, list.ResourceVersion);
+        var options = new ListOptions
+        {
+            Limit = q.TryGetValue("limit", out var l) && l.ToString() is { Length: > 0 } limit
+                ? int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : throw ApiErrors.BadRequest($"limit \"{limit}\" is not a non-negative integer")
+                : 0,
+            Continue = q["continue"].ToString() is { Length: > 0 } c ? c : null,
+            ResourceVersion = q["resourceVersion"].ToString() is { Length: > 0 } rv ? rv : null,
+            ResourceVersionMatch = q["resourceVersionMatch"].ToString() is { Length: > 0 } m ? m : null,
+        };
+        var list = await Cache(http).ListAsync(query, options);
+        return new JsonListBody<T>(Type, list.Items, list.ResourceVersion, list.Continue, list.RemainingItemCount);
     }
 
     private static async Task<IResult> CreateAsync(HttpContext http, IGrainFactory grains, string? ns)
@@ -135,24 +155,16 @@ public static class KindApi<T> where T : class, IResource<T>
         RejectDryRun(http);
         var body = await RequestBody.ReadAsync(http.Request, http.RequestAborted);
         var format = RequestBody.FormatOf(http.Request, body);
-        var grain = Grain(grains, ns, name);
-        // A patch applies to the object as it is now; if it changes meanwhile, apply again
-        // (Kubernetes retries patches on conflict the same way).
-        for (var attempt = 1; ; attempt++)
-        {
-            var current = await LoadAsync(grains, ns, name);
-            var patched = Patches.Apply(ResourceJson.ToNode(current)!, body, format);
-            var obj = Prepare(patched, ns, name);
-            var requested = obj.Metadata.ResourceVersion;
-            try
-            {
-                return JsonBody.Of(status ? await grain.UpdateStatusAsync(obj) : await grain.UpdateAsync(obj));
-            }
-            catch (ApiException ex) when (ex.Reason == StatusReason.Conflict && requested == current.Metadata.ResourceVersion && attempt < 5)
-            {
-            }
-        }
+        return JsonBody.Of(await Grain(grains, ns, name).PatchAsync(PatchTypeOf(http, format), body, status));
     }
+
+    public static PatchType PatchTypeOf(HttpContext http, BodyFormat format) => format switch
+    {
+        BodyFormat.MergePatch => PatchType.Merge,
+        BodyFormat.JsonPatch => PatchType.Json,
+        BodyFormat.StrategicMergePatch => throw ApiErrors.UnsupportedMediaType("application/strategic-merge-patch+json; use application/merge-patch+json or application/json-patch+json (kubectl patch --type merge or --type json)"),
+        _ => throw ApiErrors.UnsupportedMediaType("a PATCH needs Content-Type application/merge-patch+json or application/json-patch+json"),
+    };
 
     private static async Task<IResult> DeleteAsync(HttpContext http, IGrainFactory grains, string? ns, string name)
     {

@@ -114,22 +114,7 @@ public static class RequestBody
         _ => [ParseJson(body)],
     };
 
-    public static JsonNode ParseJson(byte[] body)
-    {
-        try
-        {
-            var node = JsonNode.Parse(body, documentOptions: new JsonDocumentOptions { MaxDepth = 64, AllowDuplicateProperties = false });
-            return node ?? throw ApiErrors.BadRequest("the request body is JSON null, not an object");
-        }
-        catch (JsonException ex)
-        {
-            throw ApiErrors.BadRequest($"the request body is not valid JSON: {ex.Message}");
-        }
-        catch (ArgumentException ex)
-        {
-            throw ApiErrors.BadRequest($"the request body is not valid JSON: {ex.Message}");
-        }
-    }
+    public static JsonNode ParseJson(byte[] body) => Serialization.Patches.ParseJson(body);
 
     private static bool LooksLikeJson(byte[] body)
     {

@@ -7,8 +7,9 @@ namespace Orchestrator.Silo.Api;
 /// <summary>The /scale subresource (autoscaling/v1 Scale) of deployments and replica sets.</summary>
 public static class ScaleApi<T> where T : class, IResource<T>
 {
-    public static void Map(IEndpointRouteBuilder app, Func<T, int> replicas, Func<T, int, T> withReplicas, Func<T, int> statusReplicas, Func<T, LabelSelector?> selector)
+    public static void Map(IEndpointRouteBuilder app, Grains.Kinds.ScaleAccessors<T> accessors)
     {
+        var (replicas, statusReplicas, selector) = (accessors.Replicas, accessors.StatusReplicas, accessors.Selector);
         var path = $"{KindApi<T>.Prefix}/namespaces/{{namespace}}/{T.Type.Plural}/{{name}}/scale";
         app.MapGet(path, async (IGrainFactory grains, string @namespace, string name) =>
             JsonBody.Of(ToScale(await KindApi<T>.LoadAsync(grains, @namespace, name), replicas, statusReplicas, selector)));
@@ -16,19 +17,19 @@ public static class ScaleApi<T> where T : class, IResource<T>
         {
             var body = await RequestBody.ReadAsync(http.Request, http.RequestAborted);
             var scale = ResourceJson.Decode<Scale>(RequestBody.Parse(body, RequestBody.FormatOf(http.Request, body))[0]);
-            return await ApplyAsync(grains, @namespace, name, scale, replicas, withReplicas, statusReplicas, selector);
+            return await ApplyAsync(grains, @namespace, name, scale, replicas, statusReplicas, selector);
         });
         app.MapPatch(path, async (HttpContext http, IGrainFactory grains, string @namespace, string name) =>
         {
             var body = await RequestBody.ReadAsync(http.Request, http.RequestAborted);
             var current = ToScale(await KindApi<T>.LoadAsync(grains, @namespace, name), replicas, statusReplicas, selector);
-            var patched = Patches.Apply(ResourceJson.ToNode(current)!, body, RequestBody.FormatOf(http.Request, body));
-            return await ApplyAsync(grains, @namespace, name, ResourceJson.Decode<Scale>(patched), replicas, withReplicas, statusReplicas, selector);
+            var patched = Patches.Apply(ResourceJson.ToNode(current)!, body, KindApi<T>.PatchTypeOf(http, RequestBody.FormatOf(http.Request, body)));
+            return await ApplyAsync(grains, @namespace, name, ResourceJson.Decode<Scale>(patched), replicas, statusReplicas, selector);
         });
     }
 
     private static async Task<IResult> ApplyAsync(IGrainFactory grains, string ns, string name, Scale scale,
-        Func<T, int> replicas, Func<T, int, T> withReplicas, Func<T, int> statusReplicas, Func<T, LabelSelector?> selector)
+        Func<T, int> replicas, Func<T, int> statusReplicas, Func<T, LabelSelector?> selector)
     {
         if (scale.Spec.Replicas is not { } wanted)
         {
@@ -38,12 +39,14 @@ public static class ScaleApi<T> where T : class, IResource<T>
         {
             throw ApiErrors.Invalid(T.Type, name, Errors(e => e.Invalid("spec.replicas", wanted, "must be greater than or equal to 0")));
         }
-        var current = await KindApi<T>.LoadAsync(grains, ns, name);
-        if (!string.IsNullOrEmpty(scale.Metadata.ResourceVersion) && scale.Metadata.ResourceVersion != current.Metadata.ResourceVersion)
+        // A merge patch of spec.replicas, applied by the grain to the latest object: a scale
+        // conflicts only when it names a resourceVersion that is no longer current.
+        var patch = new System.Text.Json.Nodes.JsonObject { ["spec"] = new System.Text.Json.Nodes.JsonObject { ["replicas"] = wanted } };
+        if (!string.IsNullOrEmpty(scale.Metadata.ResourceVersion))
         {
-            throw ApiErrors.Conflict(T.Type, name, ApiErrors.StaleObjectMessage);
+            patch["metadata"] = new System.Text.Json.Nodes.JsonObject { ["resourceVersion"] = scale.Metadata.ResourceVersion };
         }
-        var updated = await KindApi<T>.Grain(grains, ns, name).UpdateAsync(withReplicas(current, wanted));
+        var updated = await KindApi<T>.Grain(grains, ns, name).PatchAsync(PatchType.Merge, System.Text.Encoding.UTF8.GetBytes(patch.ToJsonString()), status: false);
         return JsonBody.Of(ToScale(updated, replicas, statusReplicas, selector));
     }
 

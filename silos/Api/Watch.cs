@@ -10,18 +10,18 @@ namespace Orchestrator.Silo.Api;
 /// A watch as Kubernetes streams it: one JSON object per line, {"type":"ADDED","object":{...}}.
 /// Without a resourceVersion (or with "0") it starts with the current objects as ADDED events;
 /// with one it resumes after it, or ends with an ERROR event carrying a 410 Status when that
-/// version is too old. The index is long-polled; each poll returns at once when there are
-/// changes, so latency is that of one grain call.
+/// version is too old. Served from this silo's cache, which wakes the watch on a matching change.
 /// </summary>
 public static class Watch<T> where T : class, IResource<T>
 {
-    /// <summary>Kept under Orleans' 30 s response timeout.</summary>
-    private static readonly TimeSpan PollWait = TimeSpan.FromSeconds(15);
+    /// <summary>How long the watch waits for a change before it flushes (and, when the client
+    /// allows them, sends a bookmark with the kind's latest version).</summary>
+    private static readonly TimeSpan PollWait = TimeSpan.FromSeconds(5);
 
     /// <summary>Kubernetes ends watches after a random 30-60 minutes; we end them after 30.</summary>
     private static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(30);
 
-    public static async Task StreamAsync(HttpContext http, IResourceIndexGrain<T> index, ResourceQuery query)
+    public static async Task StreamAsync(HttpContext http, Grains.Index.ResourceCache<T> index, ResourceQuery query)
     {
         var q = http.Request.Query;
         var bookmarks = KindApi<T>.IsTrue(q["allowWatchBookmarks"]);
@@ -45,7 +45,7 @@ public static class Watch<T> where T : class, IResource<T>
 
         if (sendInitial)
         {
-            var list = await index.ListAsync(query);
+            var list = await index.ListAsync(query, ListOptions.Default);
             foreach (var item in list.Items)
             {
                 await WriteEventAsync(response, "ADDED", item, aborted);

@@ -13,7 +13,7 @@ namespace Orchestrator.Silo.Hosting;
 
 public static class SiloHosting
 {
-    /// <summary>The storage provider holding objects, index state and allocations.</summary>
+    /// <summary>The grain storage provider holding allocations (objects live in the object store).</summary>
     private const string ResourceStorage = "resources";
 
     /// <summary>
@@ -48,6 +48,7 @@ public static class SiloHosting
                     var dataDirectory = Path.GetFullPath(settings.DataDirectory);
                     silo.UseLocalhostClustering(settings.SiloPort, settings.GatewayPort, serviceId: settings.ServiceId, clusterId: settings.ClusterId);
                     silo.AddSqliteGrainStorage(ResourceStorage, o => o.DataDirectory = dataDirectory);
+                    silo.AddSqliteObjectStore(o => o.DataDirectory = dataDirectory);
                     silo.UseSqliteReminderService(o => o.DataDirectory = dataDirectory);
                     break;
                 case "cluster":
@@ -107,6 +108,7 @@ public static class SiloHosting
             o.StartTimeout = settings.PostgresStartTimeout;
         }
         silo.AddPostgresGrainStorage(ResourceStorage, Postgres);
+        silo.AddPostgresObjectStore(Postgres);
         silo.UsePostgresReminderService(Postgres);
     }
 

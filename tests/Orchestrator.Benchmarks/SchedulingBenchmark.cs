@@ -21,7 +21,12 @@ namespace Orchestrator.Benchmarks;
 /// pods bound per second, create-to-Running latency (p50, p99) and the silo's peak memory.
 /// A warm-up round of pods (in their own namespace, kept) runs first, so that the figures are
 /// those of a running control plane rather than of the JIT compiling it.
-/// Options: --nodes 1000 --pods 10000 --concurrency 64 --warmup 2000, and any
+/// With --watchers W, that many extra clients watch all pods during the burst; each event's delay
+/// is its arrival minus the time the silo wrote the change (the newest condition time it carries).
+/// Afterwards all pods are listed in pages of --page-size (500). No step waits forever: a watch
+/// that ends or falls behind (410) resumes and is counted, and a round that does not finish
+/// within --deadline-minutes (10) stops the benchmark with what it saw.
+/// Options: --nodes 1000 --pods 10000 --concurrency 64 --warmup 2000 --watchers 0, and any
 /// --Orchestrator:Key=Value setting for the silo (e.g. --Orchestrator:Dashboard=false).
 /// </summary>
 public static class SchedulingBenchmark
@@ -32,6 +37,9 @@ public static class SchedulingBenchmark
         var pods = Option(args, "--pods", 10000);
         var concurrency = Option(args, "--concurrency", 64);
         var warmup = Option(args, "--warmup", 2000);
+        var watchers = Option(args, "--watchers", 0);
+        var pageSize = Option(args, "--page-size", 500);
+        var deadline = TimeSpan.FromMinutes(Option(args, "--deadline-minutes", 10));
         var data = Path.Combine(Path.GetTempPath(), $"orch-bench-{Guid.NewGuid():N}");
         Directory.CreateDirectory(data);
         // A /24 per node: the cluster CIDR must have room for every hollow node.
@@ -84,6 +92,9 @@ public static class SchedulingBenchmark
             using var watchCts = new CancellationTokenSource();
             var allRunning = new TaskCompletionSource();
             var watch = Task.Run(() => WatchAsync(http, "bench", clock, bound, running, pods, allRunning, watchCts.Token));
+            var extraWatchers = Enumerable.Range(0, watchers).Select(_ => new ExtraWatcher()).ToList();
+            using var watchersHttp = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = watchers + 1 }) { BaseAddress = http.BaseAddress, Timeout = Timeout.InfiniteTimeSpan };
+            var extraTasks = extraWatchers.Select(w => Task.Run(() => w.RunAsync(watchersHttp, watchCts.Token))).ToList();
 
             var siloCpuBefore = silo.CpuTime();
             var ownCpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
@@ -100,7 +111,16 @@ public static class SchedulingBenchmark
                 }
             });
             var createEnd = clock.Elapsed.TotalMilliseconds;
-            await allRunning.Task.WaitAsync(TimeSpan.FromMinutes(10));
+            try
+            {
+                await allRunning.Task.WaitAsync(deadline);
+            }
+            catch (TimeoutException)
+            {
+                Console.WriteLine($"NOT FINISHED: after {deadline.TotalMinutes} min {running.Count} of {pods} pods were seen Running ({bound.Count} bound); stopping");
+                await watchCts.CancelAsync();
+                return 1;
+            }
             var siloCpu = silo.CpuTime() - siloCpuBefore;
             var ownCpu = Process.GetCurrentProcess().TotalProcessorTime - ownCpuBefore;
             await watchCts.CancelAsync();
@@ -121,6 +141,15 @@ public static class SchedulingBenchmark
             Console.WriteLine($"silo CPU per pod                {siloCpu.TotalMilliseconds / pods:F2} ms ({siloCpu.TotalSeconds:F1} s in all)");
             Console.WriteLine($"client + hollow nodes CPU/pod   {ownCpu.TotalMilliseconds / pods:F2} ms");
             Console.WriteLine($"silo CPU idle with {nodes} nodes   {idleCores:F2} cores (heartbeats and leases alone)");
+            Console.WriteLine($"watch restarts (main watch)     {s_restarts} ended streams, {s_gone} fell behind (410)");
+            if (watchers > 0)
+            {
+                var delays = extraWatchers.SelectMany(w => w.Delays).ToList();
+                Console.WriteLine($"{watchers} extra watchers of all pods  {delays.Count} events; delay p50 {Stats.Median(delays):F0} ms, p99 {Stats.Percentile(delays, 99):F0} ms; "
+                    + $"{extraWatchers.Sum(w => w.Gone)} fell behind (410), {extraWatchers.Sum(w => w.Restarts)} streams ended");
+            }
+            var pages = await ListInPagesAsync(http, pageSize);
+            Console.WriteLine($"LIST all pods, pages of {pageSize}   {pages.Items} pods in {pages.Times.Count} pages; per page p50 {Stats.Median(pages.Times):F1} ms, p99 {Stats.Percentile(pages.Times, 99):F1} ms");
             try
             {
                 await watch;
@@ -128,6 +157,15 @@ public static class SchedulingBenchmark
             catch (OperationCanceledException)
             {
             }
+            try
+            {
+                await Task.WhenAll(extraTasks);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            // The nodes stop before the client they call through.
+            await group.DisposeAsync();
             await host.StopAsync();
             return 0;
         }
@@ -138,8 +176,6 @@ public static class SchedulingBenchmark
         }
     }
 
-    /// <summary>Follows the pods through the API's watch, noting when each was first seen bound
-    /// and first seen Running.</summary>
     /// <summary>Creates <paramref name="count"/> pods in a namespace of their own and waits until all run.</summary>
     private static async Task RoundAsync(HttpClient http, string ns, int count, int concurrency, Stopwatch clock)
     {
@@ -154,7 +190,14 @@ public static class SchedulingBenchmark
             var response = await http.PostAsync($"/api/v1/namespaces/{ns}/pods", Json("{\"metadata\":{\"name\":\"w-" + i + "\"}," + PodSpec), ct);
             response.EnsureSuccessStatusCode();
         });
-        await done.Task.WaitAsync(TimeSpan.FromMinutes(10));
+        try
+        {
+            await done.Task.WaitAsync(TimeSpan.FromMinutes(10));
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"round {ns}: {running.Count} of {count} pods Running after 10 min");
+        }
         await cts.CancelAsync();
         try
         {
@@ -165,25 +208,114 @@ public static class SchedulingBenchmark
         }
     }
 
+    private static int s_restarts;
+    private static int s_gone;
+
+    /// <summary>Follows the pods through the API's watch, noting when each was first seen bound
+    /// and first seen Running. A stream that ends resumes from the last version seen; one told
+    /// its version is too old (410) lists again, as a client-go informer does; both are counted.</summary>
     private static async Task WatchAsync(HttpClient http, string ns, Stopwatch clock, ConcurrentDictionary<string, double> bound,
         ConcurrentDictionary<string, double> running, int expected, TaskCompletionSource done, CancellationToken token)
     {
-        using var response = await http.GetAsync($"/api/v1/namespaces/{ns}/pods?watch=true", HttpCompletionOption.ResponseHeadersRead, token);
-        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(token));
-        while (await reader.ReadLineAsync(token) is { } line)
+        string? from = null;
+        while (!token.IsCancellationRequested)
         {
-            var now = clock.Elapsed.TotalMilliseconds;
-            var obj = JsonNode.Parse(line)!["object"]!;
-            var name = obj["metadata"]!["name"]!.GetValue<string>();
-            if (obj["spec"]?["nodeName"] is not null)
+            var url = from is null ? $"/api/v1/namespaces/{ns}/pods?watch=true" : $"/api/v1/namespaces/{ns}/pods?watch=true&resourceVersion={from}";
+            using var response = await http.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, token);
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(token));
+            while (await reader.ReadLineAsync(token) is { } line)
             {
-                bound.TryAdd(name, now);
+                var now = clock.Elapsed.TotalMilliseconds;
+                var ev = JsonNode.Parse(line)!;
+                if (ev["type"]?.GetValue<string>() == "ERROR")
+                {
+                    Interlocked.Increment(ref s_gone);
+                    from = null;
+                    break;
+                }
+                var obj = ev["object"]!;
+                from = obj["metadata"]!["resourceVersion"]!.GetValue<string>();
+                var name = obj["metadata"]!["name"]!.GetValue<string>();
+                if (obj["spec"]?["nodeName"] is not null)
+                {
+                    bound.TryAdd(name, now);
+                }
+                if (obj["status"]?["phase"]?.GetValue<string>() == "Running" && running.TryAdd(name, now) && running.Count == expected)
+                {
+                    done.TrySetResult();
+                }
             }
-            if (obj["status"]?["phase"]?.GetValue<string>() == "Running" && running.TryAdd(name, now) && running.Count == expected)
+            Interlocked.Increment(ref s_restarts);
+        }
+    }
+
+    /// <summary>A client watching every pod of the cluster, timing each event's delay.</summary>
+    private sealed class ExtraWatcher
+    {
+        public ConcurrentBag<double> Delays { get; } = [];
+
+        public int Gone { get; private set; }
+
+        public int Restarts { get; private set; }
+
+        public async Task RunAsync(HttpClient http, CancellationToken token)
+        {
+            string? from = null;
+            while (!token.IsCancellationRequested)
             {
-                done.TrySetResult();
+                var url = from is null ? "/api/v1/pods?watch=true&resourceVersion=0" : $"/api/v1/pods?watch=true&resourceVersion={from}";
+                using var response = await http.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, token);
+                using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(token));
+                var initial = from is null;
+                while (await reader.ReadLineAsync(token) is { } line)
+                {
+                    var received = DateTimeOffset.UtcNow;
+                    var ev = JsonNode.Parse(line)!;
+                    if (ev["type"]?.GetValue<string>() == "ERROR")
+                    {
+                        Gone++;
+                        from = null;
+                        break;
+                    }
+                    var obj = ev["object"]!;
+                    from = obj["metadata"]!["resourceVersion"]!.GetValue<string>();
+                    if (initial && ev["type"]?.GetValue<string>() == "ADDED")
+                    {
+                        continue;
+                    }
+                    initial = false;
+                    // The newest time the silo stamped on the pod is when it wrote this change.
+                    var written = (obj["status"]?["conditions"] as JsonArray ?? [])
+                        .Select(c => c?["lastTransitionTime"]?.GetValue<DateTimeOffset>())
+                        .Append(obj["metadata"]!["creationTimestamp"]?.GetValue<DateTimeOffset>())
+                        .Where(t => t is not null).Max();
+                    if (written is { } w && ev["type"]?.GetValue<string>() != "DELETED")
+                    {
+                        Delays.Add((received - w).TotalMilliseconds);
+                    }
+                }
+                Restarts++;
             }
         }
+    }
+
+    /// <summary>Lists every pod of the cluster in pages, timing each page.</summary>
+    private static async Task<(int Items, List<double> Times)> ListInPagesAsync(HttpClient http, int pageSize)
+    {
+        var times = new List<double>();
+        var items = 0;
+        string? next = null;
+        do
+        {
+            var sw = Stopwatch.StartNew();
+            var url = $"/api/v1/pods?limit={pageSize}" + (next is null ? "" : "&continue=" + Uri.EscapeDataString(next));
+            var page = JsonNode.Parse(await http.GetStringAsync(url))!;
+            times.Add(sw.Elapsed.TotalMilliseconds);
+            items += page["items"]!.AsArray().Count;
+            next = page["metadata"]?["continue"]?.GetValue<string>();
+        }
+        while (!string.IsNullOrEmpty(next));
+        return (items, times);
     }
 
     private const string PodSpec = """

@@ -11,7 +11,7 @@ namespace Orchestrator.Grains.Storage.Postgres;
 
 /// <summary>
 /// Registers the cluster profile's PostgreSQL grain storage (Orleans' ADO.NET provider through
-/// <see cref="PostgresGrainStorage"/>), its <see cref="IGrainStateCatalog"/>, and the ADO.NET
+/// <see cref="PostgresGrainStorage"/>), the object store, and the ADO.NET
 /// reminder table. All share one <see cref="NpgsqlDataSource"/> (one connection pool) and the
 /// schema migration that runs when the silo starts.
 /// </summary>
@@ -21,11 +21,22 @@ namespace Orchestrator.Grains.Storage.Postgres;
 /// </remarks>
 public static class PostgresStorageHostingExtensions
 {
-    /// <summary>Adds PostgreSQL grain storage named <paramref name="name"/> and an <see cref="IGrainStateCatalog"/> over it.</summary>
+    /// <summary>Adds PostgreSQL grain storage named <paramref name="name"/>.</summary>
     public static ISiloBuilder AddPostgresGrainStorage(this ISiloBuilder builder, string name, Action<PostgresStorageOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         return builder.ConfigureServices(services => services.AddPostgresGrainStorage(name, configure));
+    }
+
+    /// <summary>Adds the object store (objects and their change feed) in PostgreSQL.</summary>
+    public static ISiloBuilder AddPostgresObjectStore(this ISiloBuilder builder, Action<PostgresStorageOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return builder.ConfigureServices(services =>
+        {
+            services.AddPostgresDatabase(configure);
+            services.AddSingleton<Store.IObjectStore, Store.PostgresObjectStore>();
+        });
     }
 
     /// <summary>Adds reminders to the silo, stored in PostgreSQL.</summary>
@@ -38,8 +49,7 @@ public static class PostgresStorageHostingExtensions
     /// <summary>
     /// Adds grain storage named <paramref name="name"/>: Orleans' ADO.NET provider with the Npgsql
     /// invariant, registered by Orleans' own extension and then wrapped in
-    /// <see cref="PostgresGrainStorage"/>; a keyed <see cref="IGrainStateCatalog"/> with the same key,
-    /// and an unkeyed one for the default provider (or the first provider added).
+    /// <see cref="PostgresGrainStorage"/>.
     /// </summary>
     public static IServiceCollection AddPostgresGrainStorage(this IServiceCollection services, string name, Action<PostgresStorageOptions>? configure = null)
     {
@@ -60,8 +70,6 @@ public static class PostgresStorageHostingExtensions
         // the wrapper passes that on.
         services.AddKeyedSingleton<IGrainStorage>(name, (provider, key) =>
             new PostgresGrainStorage(AdoNetGrainStorageFactory.Create(provider, (string)key!), provider.GetRequiredService<NpgsqlDataSource>()));
-
-        services.AddGrainStateCatalog(name, CreateCatalog);
         return services;
     }
 
@@ -97,16 +105,5 @@ public static class PostgresStorageHostingExtensions
             NpgsqlDataSource.Create(provider.GetRequiredService<IOptions<PostgresStorageOptions>>().Value.EffectiveConnectionString()));
         services.TryAddSingleton<PostgresMigrator>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ILifecycleParticipant<ISiloLifecycle>, PostgresMigrationStartup>());
-    }
-
-    private static PostgresGrainStateCatalog CreateCatalog(IServiceProvider provider, string name)
-    {
-        var serializer = provider.GetRequiredService<IOptionsMonitor<AdoNetGrainStorageOptions>>().Get(name).GrainStorageSerializer
-            ?? throw new InvalidOperationException(
-                $"Grain state catalog '{name}' has no serializer: register an {nameof(IGrainStorageSerializer)} in the service collection.");
-        return new PostgresGrainStateCatalog(
-            provider.GetRequiredService<NpgsqlDataSource>(),
-            provider.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId,
-            serializer);
     }
 }

@@ -31,8 +31,6 @@ internal sealed class PostgresStorageHarness : IAsyncDisposable
 
     public IGrainStorage Storage => _services.GetRequiredKeyedService<IGrainStorage>("resources");
 
-    public IGrainStateCatalog Catalog => _services.GetRequiredService<IGrainStateCatalog>();
-
     public IReminderTable Reminders => _services.GetRequiredService<IReminderTable>();
 
     public PostgresMigrator Migrator => _services.GetRequiredService<PostgresMigrator>();

@@ -34,7 +34,7 @@ public sealed class EmbeddedRestartTests
         {
             await db.OpenAsync();
             var cmd = db.CreateCommand();
-            cmd.CommandText = "UPDATE grain_state SET payload = CAST(json_set(CAST(payload AS TEXT), '$.object.spec.replicas', 4) AS BLOB) WHERE grain_type = 'deployment'";
+            cmd.CommandText = "UPDATE objects SET payload = CAST(json_set(CAST(payload AS TEXT), '$.spec.replicas', 4) AS BLOB) WHERE kind = 'deployments.apps'";
             Assert.Equal(1, await cmd.ExecuteNonQueryAsync());
         }
 
@@ -60,8 +60,8 @@ public sealed class EmbeddedRestartTests
         var rs = Assert.Single(await api2.ListAsync<ReplicaSet>("/apis/apps/v1/namespaces/app/replicasets"));
         Assert.Equal(4, rs.Spec.Replicas);
 
-        // resourceVersions keep growing across the restart.
-        var maxBefore = before.Values.Max(v => long.Parse(v.ResourceVersion));
+        // resourceVersions (each kind has its own sequence) keep growing across the restart.
+        var maxBefore = before.Where(b => b.Key.StartsWith("endpoints/", StringComparison.Ordinal)).Max(b => long.Parse(b.Value.ResourceVersion));
         var fresh = await api2.CreateAsync("/api/v1/namespaces/app/endpoints", new Endpoints { Metadata = new ObjectMeta { Name = "later" } });
         Assert.True(long.Parse(fresh.Metadata.ResourceVersion!) > maxBefore);
     }

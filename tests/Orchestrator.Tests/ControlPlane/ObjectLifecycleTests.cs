@@ -41,8 +41,9 @@ public sealed class ObjectLifecycleTests(ControlPlaneFixture cp)
         var current = await Eventually.Until(async () =>
         {
             var d = await Api.GetAsync<Deployment>(path);
-            return d.Status?.ObservedGeneration == 1 ? d : null;
-        }, "the controller to observe the deployment");
+            // Settled: the controller writes no more status after its ReplicaSet is available.
+            return d.Status?.ObservedGeneration == 1 && d.Status.Conditions?.Any(c => c.Reason == "NewReplicaSetAvailable") == true ? d : null;
+        }, "the controller to observe the deployment and settle");
 
         // A status write that also carries a spec change: the spec change is ignored.
         var sneaky = current with { Spec = current.Spec with { Replicas = 7 }, Status = current.Status! with { CollisionCount = 3 } };

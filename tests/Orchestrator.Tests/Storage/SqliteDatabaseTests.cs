@@ -225,11 +225,14 @@ public sealed class SqliteDatabaseTests : IDisposable
 
     private static async Task<List<string>> ReadKeysAsync(SqliteDatabase database)
     {
-        var catalog = new SqliteGrainStateCatalog(database, new RawPayloadSerializer());
         var keys = new List<string>();
-        await foreach (var (key, _) in catalog.ReadAllAsync<byte[]>("raw", "state"))
+        await using var connection = await database.OpenReadConnectionAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT grain_key FROM grain_state WHERE grain_type = 'raw' AND state_name = 'state' ORDER BY grain_key;";
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
         {
-            keys.Add(key);
+            keys.Add(reader.GetString(0));
         }
 
         return keys;
@@ -237,11 +240,14 @@ public sealed class SqliteDatabaseTests : IDisposable
 
     private static async Task<List<string>> ReadNamesAsync(SqliteDatabase database)
     {
-        var catalog = new SqliteGrainStateCatalog(database, StorageFixture.Serializer);
         var names = new List<string>();
-        await foreach (var (_, state) in catalog.ReadAllAsync<TestState>("pod", "state"))
+        await using var connection = await database.OpenReadConnectionAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT payload FROM grain_state WHERE grain_type = 'pod' AND state_name = 'state' ORDER BY grain_key;";
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
         {
-            names.Add(state!.Name);
+            names.Add(StorageFixture.Serializer.Deserialize<TestState>(new BinaryData((byte[])reader.GetValue(0)))!.Name);
         }
 
         return names;

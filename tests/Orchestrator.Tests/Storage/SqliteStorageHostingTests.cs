@@ -16,7 +16,7 @@ public sealed class SqliteStorageHostingTests : IDisposable
     public void Dispose() => _directory.Dispose();
 
     [Fact]
-    public async Task RegistersKeyedStorageCatalogsAndRemindersOverOneDatabase()
+    public async Task RegistersKeyedStorageAndRemindersOverOneDatabase()
     {
         var services = new ServiceCollection();
         services.AddLogging();
@@ -32,38 +32,17 @@ public sealed class SqliteStorageHostingTests : IDisposable
         Assert.IsType<SqliteGrainStorage>(objects);
         Assert.NotSame(objects, defaultStorage);
         Assert.Same(defaultStorage, provider.GetRequiredService<IGrainStorage>());
-        Assert.Same(
-            provider.GetRequiredKeyedService<IGrainStateCatalog>(ProviderConstants.DEFAULT_STORAGE_PROVIDER_NAME),
-            provider.GetRequiredService<IGrainStateCatalog>());
         Assert.IsType<SqliteReminderTable>(provider.GetRequiredService<IReminderTable>());
         Assert.Equal(
             Path.Combine(_directory.Path, SqliteStorageOptions.DatabaseFileName),
             provider.GetRequiredService<SqliteDatabase>().DatabasePath);
         Assert.Same(StorageFixture.Serializer, provider.GetRequiredService<IOptionsMonitor<SqliteStorageOptions>>().Get("objects").GrainStorageSerializer);
 
-        // Written through one provider, enumerated through the catalog: same database.
+        // Written through one provider, read back through the other's database: the same file.
         await objects.WriteStateAsync("state", GrainId.Create("pod", "default/a"), new GrainState<TestState>(new TestState("a", 1)));
-        var keys = new List<string>();
-        await foreach (var (key, _) in provider.GetRequiredKeyedService<IGrainStateCatalog>("objects").ReadAllAsync<TestState>("pod", "state"))
-        {
-            keys.Add(key);
-        }
-
-        Assert.Equal(["default/a"], keys);
-    }
-
-    [Fact]
-    public async Task TheFirstProviderBacksTheUnkeyedCatalogWhenThereIsNoDefault()
-    {
-        var services = new ServiceCollection();
-        services.AddLogging();
-        services.AddSingleton<IGrainStorageSerializer>(StorageFixture.Serializer);
-        services.AddSqliteGrainStorage("first", o => o.DataDirectory = _directory.Path);
-        services.AddSqliteGrainStorage("second", o => o.DataDirectory = _directory.Path);
-
-        await using var provider = services.BuildServiceProvider();
-
-        Assert.Same(provider.GetRequiredKeyedService<IGrainStateCatalog>("first"), provider.GetRequiredService<IGrainStateCatalog>());
+        var read = new GrainState<TestState>();
+        await provider.GetRequiredKeyedService<IGrainStorage>(ProviderConstants.DEFAULT_STORAGE_PROVIDER_NAME).ReadStateAsync("state", GrainId.Create("pod", "default/a"), read);
+        Assert.Equal("a", read.State!.Name);
     }
 
     [Fact]

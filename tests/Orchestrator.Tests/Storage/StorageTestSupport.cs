@@ -38,7 +38,7 @@ internal sealed class PlainJsonGrainStorageSerializer : IGrainStorageSerializer
 
 internal sealed record TestState(string Name, int Replicas, string Padding = "");
 
-/// <summary>A database in a temp directory with the storage, catalog and reminder table over it.</summary>
+/// <summary>A database in a temp directory with the storage and reminder table over it.</summary>
 internal sealed class StorageFixture : IAsyncDisposable
 {
     private readonly TempDirectory _directory;
@@ -48,7 +48,6 @@ internal sealed class StorageFixture : IAsyncDisposable
         _directory = directory;
         Database = database;
         Storage = CreateStorage(database);
-        Catalog = new SqliteGrainStateCatalog(database, Serializer);
         Reminders = new SqliteReminderTable(database, NullLogger<SqliteReminderTable>.Instance);
     }
 
@@ -59,8 +58,6 @@ internal sealed class StorageFixture : IAsyncDisposable
     public SqliteDatabase Database { get; }
 
     public SqliteGrainStorage Storage { get; }
-
-    public SqliteGrainStateCatalog Catalog { get; }
 
     public SqliteReminderTable Reminders { get; }
 

@@ -1,18 +1,45 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Orchestrator.Model;
 
-namespace Orchestrator.Silo.Api;
+namespace Orchestrator.Serialization;
+
+/// <summary>The PATCH formats a grain applies to its object.</summary>
+public enum PatchType
+{
+    /// <summary>JSON merge patch (RFC 7386), application/merge-patch+json.</summary>
+    Merge,
+
+    /// <summary>JSON patch (RFC 6902), application/json-patch+json.</summary>
+    Json,
+}
 
 /// <summary>The PATCH formats: JSON merge patch (RFC 7386) and JSON patch (RFC 6902).</summary>
 public static class Patches
 {
-    public static JsonNode Apply(JsonNode target, byte[] patchBody, BodyFormat format) => format switch
+    public static JsonNode Apply(JsonNode target, byte[] patchBody, PatchType type) => type switch
     {
-        BodyFormat.MergePatch => MergePatch(target, RequestBody.ParseJson(patchBody)) ?? throw ApiErrors.BadRequest("the merge patch removes the whole object"),
-        BodyFormat.JsonPatch => JsonPatch(target, RequestBody.ParseJson(patchBody)),
-        BodyFormat.StrategicMergePatch => throw ApiErrors.UnsupportedMediaType("application/strategic-merge-patch+json; use application/merge-patch+json or application/json-patch+json (kubectl patch --type merge or --type json)"),
-        _ => throw ApiErrors.UnsupportedMediaType("a PATCH needs Content-Type application/merge-patch+json or application/json-patch+json"),
+        PatchType.Merge => MergePatch(target, ParseJson(patchBody)) ?? throw ApiErrors.BadRequest("the merge patch removes the whole object"),
+        _ => JsonPatch(target, ParseJson(patchBody)),
     };
+
+    /// <summary>Parses a JSON body; malformed JSON is a 400 that says why.</summary>
+    public static JsonNode ParseJson(byte[] body)
+    {
+        try
+        {
+            var node = JsonNode.Parse(body, documentOptions: new JsonDocumentOptions { MaxDepth = 64, AllowDuplicateProperties = false });
+            return node ?? throw ApiErrors.BadRequest("the request body is JSON null, not an object");
+        }
+        catch (JsonException ex)
+        {
+            throw ApiErrors.BadRequest($"the request body is not valid JSON: {ex.Message}");
+        }
+        catch (ArgumentException ex)
+        {
+            throw ApiErrors.BadRequest($"the request body is not valid JSON: {ex.Message}");
+        }
+    }
 
     /// <summary>RFC 7386: objects merge key by key, null removes a key, anything else replaces.</summary>
     public static JsonNode? MergePatch(JsonNode? target, JsonNode? patch)

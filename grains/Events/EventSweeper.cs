@@ -1,0 +1,37 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Orchestrator.GrainInterfaces;
+using Orchestrator.Grains.Index;
+using Orchestrator.Model;
+
+namespace Orchestrator.Grains.Events;
+
+/// <summary>
+/// Kubernetes' --event-ttl: events are history, not state. Every silo sweeps the events older
+/// than the TTL out of its cache; deleting one that another silo deleted first is a harmless 404.
+/// </summary>
+public sealed class EventSweeper(ResourceCaches caches, IGrainFactory grains, IOptions<ControlPlaneOptions> options, TimeProvider time) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var ttl = options.Value.EventTtl;
+        var period = TimeSpan.FromTicks(Math.Clamp(ttl.Ticks / 10, TimeSpan.FromSeconds(1).Ticks, TimeSpan.FromMinutes(5).Ticks));
+        using var timer = new PeriodicTimer(period, time);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            try
+            {
+                var cutoff = time.GetUtcNow() - ttl;
+                var all = await caches.Of<Event>().ListAsync(ResourceQuery.All, new ListOptions { ResourceVersion = "0" });
+                foreach (var ev in all.Items.Where(e => (e.LastTimestamp ?? e.Metadata.CreationTimestamp) < cutoff))
+                {
+                    grains.GetGrain<IEventGrain>(ev.Key()).DeleteAsync(DeleteOptions.Default).Ignore();
+                }
+            }
+            catch (Exception) when (!stoppingToken.IsCancellationRequested)
+            {
+                // The next tick tries again.
+            }
+        }
+    }
+}

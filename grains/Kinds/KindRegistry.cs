@@ -1,0 +1,50 @@
+using Orchestrator.GrainInterfaces;
+using Orchestrator.Model;
+
+namespace Orchestrator.Grains.Kinds;
+
+/// <summary>The kinds this control plane serves: one entry per kind, and nothing else lists them.</summary>
+public static class KindRegistry
+{
+    public static IReadOnlyList<IKind> All { get; } =
+    [
+        new Kind<Namespace> { Reconciler = (g, key) => g.GetGrain<INamespaceGrain>(key) },
+        new Kind<Node> { Reconciler = (g, key) => g.GetGrain<INodeGrain>(key) },
+        new Kind<Pod>
+        {
+            // Node agents list and watch the pods of their node: file pods by node name.
+            Index = new(
+                pod => pod.Spec.NodeName is { Length: > 0 } node ? ["node:" + node] : [],
+                (field, value) => field == "spec.nodeName" && value.Length > 0 ? "node:" + value : null),
+        },
+        new Kind<Service> { Reconciler = (g, key) => g.GetGrain<IServiceGrain>(key) },
+        new Kind<Endpoints>(),
+        new Kind<Event>(),
+        new Kind<ReplicaSet>
+        {
+            Reconciler = (g, key) => g.GetGrain<IReplicaSetGrain>(key),
+            Scale = new(rs => rs.Spec.Replicas ?? 1, rs => rs.Status?.Replicas ?? 0, rs => rs.Spec.Selector),
+        },
+        new Kind<Deployment>
+        {
+            Reconciler = (g, key) => g.GetGrain<IDeploymentGrain>(key),
+            Scale = new(d => d.Spec.Replicas ?? 1, d => d.Status?.Replicas ?? 0, d => d.Spec.Selector),
+        },
+    ];
+
+    private static readonly Dictionary<string, IKind> ByKind = All.ToDictionary(k => k.Type.Kind, StringComparer.Ordinal);
+
+    private static readonly Dictionary<Type, IKind> ByClrType = All.ToDictionary(k => k.Accept(ClrTypeOf.Instance));
+
+    /// <summary>The entry of a kind named in an ownerReference or involvedObject ("Deployment").</summary>
+    public static IKind? Find(string kind) => ByKind.GetValueOrDefault(kind);
+
+    public static Kind<T> Of<T>() where T : class, IResource<T> => (Kind<T>)ByClrType[typeof(T)];
+
+    private sealed class ClrTypeOf : IKindVisitor<Type>
+    {
+        public static readonly ClrTypeOf Instance = new();
+
+        public Type Visit<T>(Kind<T> kind) where T : class, IResource<T> => typeof(T);
+    }
+}
