@@ -7,11 +7,11 @@ using Orchestrator.Model;
 namespace Orchestrator.Grains.Hosting;
 
 /// <summary>
-/// Runs once the silo is up: creates the namespaces every cluster has, and wakes the
+/// Runs once the silo is up: builds this silo's caches, creates the namespaces every cluster has, and wakes the
 /// controllers, as Kubernetes' controller manager resyncs everything when it starts. Reminders
 /// would wake them too, but only on their next tick (up to a ResyncPeriod later).
 /// </summary>
-public sealed partial class ControlPlaneBootstrap(IGrainFactory grains, ILogger<ControlPlaneBootstrap> logger) : BackgroundService
+public sealed partial class ControlPlaneBootstrap(IGrainFactory grains, Index.ResourceCaches caches, ILogger<ControlPlaneBootstrap> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -32,6 +32,7 @@ public sealed partial class ControlPlaneBootstrap(IGrainFactory grains, ILogger<
 
     private async Task BootstrapAsync()
     {
+        await caches.LoadAllAsync();
         foreach (var name in new[] { WellKnown.DefaultNamespace, WellKnown.SystemNamespace, "kube-public" })
         {
             var grain = grains.GetGrain<INamespaceGrain>(name);

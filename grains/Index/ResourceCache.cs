@@ -134,7 +134,9 @@ public sealed partial class ResourceCache<T> : IResourceCache where T : class, I
         }
         if (token is not null)
         {
+            // The token's version may be newer than this silo's cache (issued by another silo).
             exact = token.Version;
+            await WaitForAsync(token.Version);
         }
         else if (string.IsNullOrEmpty(rv))
         {
@@ -142,6 +144,7 @@ public sealed partial class ResourceCache<T> : IResourceCache where T : class, I
         }
         else if (requested > 0)
         {
+            // NotOlderThan and Exact alike need the cache to have reached the version.
             await WaitForAsync(requested);
         }
         lock (_gate)
@@ -280,7 +283,8 @@ public sealed partial class ResourceCache<T> : IResourceCache where T : class, I
     }
 
     /// <summary>Waits until this cache has applied <paramref name="version"/>; reads the feed if
-    /// the notice of it has not come.</summary>
+    /// the notice of it has not come. A version the store has not reached yet (a client's guess)
+    /// is waited for until the deadline, then answered 504 as Kubernetes does.</summary>
     private async Task WaitForAsync(long version)
     {
         var deadline = _time.GetUtcNow() + CatchUpTimeout;
@@ -293,8 +297,12 @@ public sealed partial class ResourceCache<T> : IResourceCache where T : class, I
                 {
                     return;
                 }
-                _known = Math.Max(_known, version);
                 advanced = _advanced.Task;
+            }
+            var committed = await _store.CurrentVersionAsync(Kind);
+            lock (_gate)
+            {
+                _known = Math.Max(_known, Math.Min(version, committed));
             }
             Pump();
             var remaining = deadline - _time.GetUtcNow();
@@ -309,7 +317,9 @@ public sealed partial class ResourceCache<T> : IResourceCache where T : class, I
             }
             try
             {
-                await advanced.WaitAsync(remaining, _time);
+                // Woken by the next change applied; a version from the future is looked at again
+                // now and then, since nothing else would wake this wait.
+                await advanced.WaitAsync(committed >= version ? remaining : TimeSpan.FromMilliseconds(Math.Min(250, remaining.TotalMilliseconds)), _time);
             }
             catch (TimeoutException)
             {
@@ -422,6 +432,7 @@ public sealed partial class ResourceCache<T> : IResourceCache where T : class, I
                     }
                     continue;
                 }
+                bool stalled;
                 lock (_gate)
                 {
                     foreach (var change in changes)
@@ -432,8 +443,15 @@ public sealed partial class ResourceCache<T> : IResourceCache where T : class, I
                         }
                     }
                     Drain();
+                    stalled = _version == after;
                 }
                 failures = 0;
+                if (stalled)
+                {
+                    // The feed has nothing after this version yet (a notice outran its commit's
+                    // visibility to this connection): look again shortly rather than spin.
+                    await Task.Delay(TimeSpan.FromMilliseconds(20));
+                }
             }
             catch (Exception ex)
             {

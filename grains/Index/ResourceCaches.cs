@@ -14,6 +14,15 @@ public sealed class ResourceCaches(IObjectStore store, IOptions<ControlPlaneOpti
     public ResourceCache<T> Of<T>() where T : class, IResource<T> =>
         (ResourceCache<T>)_caches.GetOrAdd(typeof(T), _ => Create<T>());
 
+    /// <summary>Builds every registered kind's cache (at silo start, so that each cache's log, and
+    /// with it the versions this silo can page and watch from, starts then).</summary>
+    public Task LoadAllAsync() => Task.WhenAll(Kinds.KindRegistry.All.Select(k => k.Accept(new Loader(this))));
+
+    private sealed class Loader(ResourceCaches caches) : Kinds.IKindVisitor<Task>
+    {
+        public Task Visit<T>(Kinds.Kind<T> kind) where T : class, IResource<T> => caches.Of<T>().LoadAsync();
+    }
+
     private ResourceCache<T> Create<T>() where T : class, IResource<T>
     {
         var index = Kinds.KindRegistry.Of<T>().Index;

@@ -25,6 +25,9 @@ public abstract class ResourceGrain<T> : Grain, IResourceGrain<T> where T : clas
     /// <summary>The stored version <see cref="_current"/> has; 0 when nothing is stored.</summary>
     private long _version;
 
+    /// <summary>What the store holds for <see cref="_current"/>, once serialized.</summary>
+    private byte[]? _payload;
+
     /// <summary>Set when a write failed in a way that leaves its outcome unknown (the store went
     /// away mid-commit): the next call reads the store before it trusts <see cref="_current"/>.</summary>
     private bool _stale;
@@ -136,7 +139,7 @@ public abstract class ResourceGrain<T> : Grain, IResourceGrain<T> where T : clas
         T stored;
         try
         {
-            stored = await WriteAsync(candidate, WatchEventType.Added);
+            stored = await WriteAsync(candidate);
         }
         catch
         {
@@ -179,7 +182,8 @@ public abstract class ResourceGrain<T> : Grain, IResourceGrain<T> where T : clas
         {
             candidate = candidate.WithMetadata(candidate.Metadata with { Generation = (current.Metadata.Generation ?? 0) + 1 });
         }
-        if (ResourceJson.DeepEquals(candidate, current))
+        var payload = PayloadOf(candidate);
+        if (payload.AsSpan().SequenceEqual(CurrentPayload))
         {
             return current;
         }
@@ -188,7 +192,7 @@ public abstract class ResourceGrain<T> : Grain, IResourceGrain<T> where T : clas
             // The last finalizer is gone: a deletion that was waiting for it completes now.
             return (await RemoveAsync(candidate)).Object;
         }
-        var stored = await WriteAsync(candidate, WatchEventType.Modified);
+        var stored = await WriteAsync(candidate, payload);
         await OnWrittenAsync(current, stored);
         return stored;
     }
@@ -279,12 +283,10 @@ public abstract class ResourceGrain<T> : Grain, IResourceGrain<T> where T : clas
     protected async Task<T?> WriteStatusAsync(T withNewStatus)
     {
         var current = Current ?? throw ApiErrors.NotFound(T.Type, KeyParts.Name);
-        var candidate = current.WithStatusOf(withNewStatus);
-        if (ResourceJson.DeepEquals(candidate, current))
+        if (await WriteIfChangedAsync(current.WithStatusOf(withNewStatus)) is not { } stored)
         {
             return null;
         }
-        var stored = await WriteAsync(candidate, WatchEventType.Modified);
         await OnWrittenAsync(current, stored);
         return stored;
     }
@@ -298,11 +300,10 @@ public abstract class ResourceGrain<T> : Grain, IResourceGrain<T> where T : clas
         {
             candidate = candidate.WithMetadata(candidate.Metadata with { Generation = (current.Metadata.Generation ?? 0) + 1 });
         }
-        if (ResourceJson.DeepEquals(candidate, current))
+        if (await WriteIfChangedAsync(candidate) is not { } stored)
         {
             return current;
         }
-        var stored = await WriteAsync(candidate, WatchEventType.Modified);
         await OnWrittenAsync(current, stored);
         return stored;
     }
@@ -322,24 +323,39 @@ public abstract class ResourceGrain<T> : Grain, IResourceGrain<T> where T : clas
             DeletionGracePeriodSeconds = gracePeriodSeconds ?? meta.DeletionGracePeriodSeconds ?? 0,
             Finalizers = finalizers.Count > 0 ? finalizers : null,
         });
-        if (ResourceJson.DeepEquals(candidate, current))
+        if (await WriteIfChangedAsync(candidate) is not { } stored)
         {
             return current;
         }
-        var stored = await WriteAsync(candidate, WatchEventType.Modified);
         await OnWrittenAsync(current, stored);
         return stored;
     }
 
+    /// <summary>Stores <paramref name="candidate"/> unless it is what is stored already (the
+    /// comparison is of the JSON the store would get, serialized once). Returns the stored object,
+    /// or null when nothing changed.</summary>
+    private async Task<T?> WriteIfChangedAsync(T candidate)
+    {
+        var payload = PayloadOf(candidate);
+        return payload.AsSpan().SequenceEqual(CurrentPayload) ? null : await WriteAsync(candidate, payload);
+    }
+
+    /// <summary>What the store holds for an object: its JSON without the resourceVersion, which the
+    /// store keeps beside it.</summary>
+    private static byte[] PayloadOf(T obj) => ResourceJson.Serialize(obj.WithMetadata(obj.Metadata with { ResourceVersion = null }));
+
+    private byte[] CurrentPayload => _current is null ? [] : _payload ??= PayloadOf(_current);
+
     /// <summary>Stores a change: the store checks that the stored version is still the one this
     /// activation holds, gives the change its resourceVersion and appends it to the feed.</summary>
-    protected async Task<T> WriteAsync(T candidate, WatchEventType type)
+    protected Task<T> WriteAsync(T candidate) => WriteAsync(candidate, PayloadOf(candidate));
+
+    private async Task<T> WriteAsync(T candidate, byte[] payload)
     {
-        var toStore = candidate.WithMetadata(candidate.Metadata with { ResourceVersion = null });
         long version;
         try
         {
-            version = await Services.Store.PutAsync(StoreKind, Key, _version, _version == 0 ? WatchEventType.Added : WatchEventType.Modified, ResourceJson.Serialize(toStore), toStore);
+            version = await Services.Store.PutAsync(StoreKind, Key, _version, _version == 0 ? WatchEventType.Added : WatchEventType.Modified, payload, candidate);
         }
         catch (Exception ex)
         {
@@ -348,17 +364,17 @@ public abstract class ResourceGrain<T> : Grain, IResourceGrain<T> where T : clas
         var stored = candidate.WithMetadata(candidate.Metadata with { ResourceVersion = version.ToString(System.Globalization.CultureInfo.InvariantCulture) });
         _current = stored;
         _version = version;
+        _payload = payload;
         return stored;
     }
 
     /// <summary>Removes the object from storage, with its deletion in the feed.</summary>
     protected async Task<DeleteResult<T>> RemoveAsync(T current)
     {
-        var toStore = current.WithMetadata(current.Metadata with { ResourceVersion = null });
         long version;
         try
         {
-            version = await Services.Store.RemoveAsync(StoreKind, Key, _version, ResourceJson.Serialize(toStore), toStore);
+            version = await Services.Store.RemoveAsync(StoreKind, Key, _version, PayloadOf(current), current);
         }
         catch (Exception ex)
         {
@@ -367,6 +383,7 @@ public abstract class ResourceGrain<T> : Grain, IResourceGrain<T> where T : clas
         var last = current.WithMetadata(current.Metadata with { ResourceVersion = version.ToString(System.Globalization.CultureInfo.InvariantCulture) });
         _current = null;
         _version = 0;
+        _payload = null;
         await OnRemovedAsync(last);
         return new DeleteResult<T>(last, Finished: true);
     }
@@ -390,20 +407,16 @@ public abstract class ResourceGrain<T> : Grain, IResourceGrain<T> where T : clas
         return ApiErrors.Unavailable($"the object store is unavailable: {ex.GetBaseException().Message}");
     }
 
+    /// <summary>Reads the object as stored. From this silo's cache once it has caught up with the
+    /// store, which holds exactly what the store does at that version and costs no read of the
+    /// object (in the embedded profile, no I/O at all).</summary>
     private async Task ReloadAsync()
     {
-        var stored = await Services.Store.GetAsync(StoreKind, Key);
-        if (stored is null)
-        {
-            _current = null;
-            _version = 0;
-        }
-        else
-        {
-            var obj = ResourceJson.Decode<T>(System.Text.Json.Nodes.JsonNode.Parse(stored.Payload));
-            _current = obj.WithMetadata(obj.Metadata with { ResourceVersion = stored.Version.ToString(System.Globalization.CultureInfo.InvariantCulture) });
-            _version = stored.Version;
-        }
+        var cache = Services.Caches.Of<T>();
+        await cache.SyncAsync();
+        _current = await cache.GetAsync(Key);
+        _version = _current?.ResourceVersionNumber() ?? 0;
+        _payload = null;
         _stale = false;
     }
 

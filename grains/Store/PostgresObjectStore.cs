@@ -223,13 +223,19 @@ public sealed partial class PostgresObjectStore : IObjectStore, IAsyncDisposable
     private async Task RaiseAllKindsAsync(NpgsqlConnection connection, CancellationToken token)
     {
         var kinds = new List<(string, long)>();
-        await using (var command = new NpgsqlCommand("SELECT kind, version FROM orch_kinds;", connection))
+        try
         {
+            await using var command = new NpgsqlCommand("SELECT kind, version FROM orch_kinds;", connection);
             await using var reader = await command.ExecuteReaderAsync(token);
             while (await reader.ReadAsync(token))
             {
                 kinds.Add((reader.GetString(0), reader.GetInt64(1)));
             }
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UndefinedTable)
+        {
+            // The silo starting first has not migrated the database yet: nothing to follow.
+            return;
         }
         foreach (var (kind, version) in kinds)
         {

@@ -37,36 +37,39 @@ public sealed partial class SqliteObjectStore : IObjectStore, IAsyncDisposable
     public Task<long> PutAsync(string kind, string key, long expected, WatchEventType type, byte[] payload, object? value) =>
         _database.WriteAsync(context =>
         {
-            var current = StoredVersion(context, kind, key);
-            if (current != expected)
-            {
-                throw new StoreConflictException(kind, key, expected, current);
-            }
+            // The version first: if the object's check fails below, the write's savepoint is
+            // rolled back with the counter, so no version is lost.
             var version = NextVersion(context, kind);
-            var upsert = context.Command(
-                "INSERT INTO objects (kind, key, version, payload) VALUES ($kind, $key, $version, $payload) "
-                + "ON CONFLICT (kind, key) DO UPDATE SET version = excluded.version, payload = excluded.payload;");
-            upsert.Parameters.AddWithValue("$kind", kind);
-            upsert.Parameters.AddWithValue("$key", key);
-            upsert.Parameters.AddWithValue("$version", version);
-            upsert.Parameters.AddWithValue("$payload", payload);
-            upsert.ExecuteNonQuery();
+            var write = context.Command(expected == 0
+                ? "INSERT INTO objects (kind, key, version, payload) VALUES ($kind, $key, $version, $payload) ON CONFLICT (kind, key) DO NOTHING;"
+                : "UPDATE objects SET version = $version, payload = $payload WHERE kind = $kind AND key = $key AND version = $expected;");
+            write.Parameters.AddWithValue("$kind", kind);
+            write.Parameters.AddWithValue("$key", key);
+            write.Parameters.AddWithValue("$version", version);
+            write.Parameters.AddWithValue("$payload", payload);
+            if (expected != 0)
+            {
+                write.Parameters.AddWithValue("$expected", expected);
+            }
+            if (write.ExecuteNonQuery() == 0)
+            {
+                throw new StoreConflictException(kind, key, expected, StoredVersion(context, kind, key));
+            }
             return Append(context, kind, new StoredChange(version, type, key, payload) { Value = value });
         });
 
     public Task<long> RemoveAsync(string kind, string key, long expected, byte[] lastPayload, object? value) =>
         _database.WriteAsync(context =>
         {
-            var current = StoredVersion(context, kind, key);
-            if (current != expected || current == 0)
-            {
-                throw new StoreConflictException(kind, key, expected, current);
-            }
             var version = NextVersion(context, kind);
-            var delete = context.Command("DELETE FROM objects WHERE kind = $kind AND key = $key;");
+            var delete = context.Command("DELETE FROM objects WHERE kind = $kind AND key = $key AND version = $expected;");
             delete.Parameters.AddWithValue("$kind", kind);
             delete.Parameters.AddWithValue("$key", key);
-            delete.ExecuteNonQuery();
+            delete.Parameters.AddWithValue("$expected", expected);
+            if (delete.ExecuteNonQuery() == 0)
+            {
+                throw new StoreConflictException(kind, key, expected, StoredVersion(context, kind, key));
+            }
             return Append(context, kind, new StoredChange(version, WatchEventType.Deleted, key, lastPayload) { Value = value });
         });
 
