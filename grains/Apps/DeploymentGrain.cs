@@ -98,14 +98,14 @@ public sealed partial class DeploymentGrain(
 
     private async Task<IReadOnlyList<ReplicaSet>> ReplicaSetsAsync(Deployment d)
     {
-        var list = await GrainFactory.GetGrain<IResourceIndexGrain<ReplicaSet>>(ResourceTypes.ReplicaSet.Plural)
+        var list = await Services.Caches.Of<ReplicaSet>()
             .ListAsync(new ResourceQuery { Namespace = d.Metadata.Namespace, OwnerUid = d.Metadata.Uid });
         return list.Items.Where(rs => rs.IsControlledBy(d) && !rs.Metadata.IsDeleting).ToList();
     }
 
     private async Task<IReadOnlyList<Pod>> PodsOfAsync(ReplicaSet rs)
     {
-        var list = await GrainFactory.GetGrain<IResourceIndexGrain<Pod>>(ResourceTypes.Pod.Plural)
+        var list = await Services.Caches.Of<Pod>()
             .ListAsync(new ResourceQuery { Namespace = rs.Metadata.Namespace, OwnerUid = rs.Metadata.Uid });
         return list.Items.Where(p => p.IsControlledBy(rs)).ToList();
     }

@@ -61,7 +61,7 @@ public sealed class ReplicaSetGrain(
 
     private async Task<IReadOnlyList<Pod>> PodsAsync(ReplicaSet rs)
     {
-        var list = await GrainFactory.GetGrain<IResourceIndexGrain<Pod>>(ResourceTypes.Pod.Plural)
+        var list = await Services.Caches.Of<Pod>()
             .ListAsync(new ResourceQuery { Namespace = rs.Metadata.Namespace, OwnerUid = rs.Metadata.Uid });
         return list.Items.Where(p => p.IsControlledBy(rs)).ToList();
     }

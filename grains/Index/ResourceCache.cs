@@ -102,6 +102,9 @@ public sealed partial class ResourceCache<T> : IResourceCache where T : class, I
         await WaitForAsync(await _store.CurrentVersionAsync(Kind));
     }
 
+    /// <summary>A consistent list of every matching object.</summary>
+    public Task<ResourceList<T>> ListAsync(ResourceQuery query) => ListAsync(query, ListOptions.Default);
+
     public async Task<ResourceList<T>> ListAsync(ResourceQuery query, ListOptions options)
     {
         await LoadAsync();

@@ -185,7 +185,7 @@ public sealed class NodeGrain(
         {
             return null;
         }
-        var pods = await GrainFactory.GetGrain<IResourceIndexGrain<Pod>>(ResourceTypes.Pod.Plural)
+        var pods = await Services.Caches.Of<Pod>()
             .ListAsync(new ResourceQuery { Fields = Selectors.FieldSelector.Parse("spec.nodeName=" + KeyParts.Name, ResourceTypes.Pod) });
         TimeSpan? next = null;
         foreach (var pod in pods.Items.Where(p => p.IsActive()))
@@ -289,7 +289,7 @@ public sealed class NodeGrain(
         await Scheduler.NodeChangedAsync(KeyParts.Name, null);
         await GrainFactory.GetGrain<IPodCidrAllocatorGrain>(SchedulerGrainKeys.Default).ReleaseAsync(KeyParts.Name);
         // Kubernetes' pod GC: pods bound to a node that no longer exists are deleted at once.
-        var pods = await GrainFactory.GetGrain<IResourceIndexGrain<Pod>>(ResourceTypes.Pod.Plural)
+        var pods = await Services.Caches.Of<Pod>()
             .ListAsync(new ResourceQuery { Fields = Selectors.FieldSelector.Parse("spec.nodeName=" + KeyParts.Name, ResourceTypes.Pod) });
         foreach (var pod in pods.Items)
         {

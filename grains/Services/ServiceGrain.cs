@@ -22,7 +22,7 @@ public sealed class ServiceGrain(
 
     private INodePortAllocatorGrain NodePorts => GrainFactory.GetGrain<INodePortAllocatorGrain>(SchedulerGrainKeys.Default);
 
-    private IResourceIndexGrain<Pod> Pods => GrainFactory.GetGrain<IResourceIndexGrain<Pod>>(ResourceTypes.Pod.Plural);
+    private Index.ResourceCache<Pod> Pods => Services.Caches.Of<Pod>();
 
     protected override async Task<Service> OnCreatingAsync(Service obj, FieldErrors errors)
     {

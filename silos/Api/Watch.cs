@@ -18,6 +18,10 @@ public static class Watch<T> where T : class, IResource<T>
     /// allows them, sends a bookmark with the kind's latest version).</summary>
     private static readonly TimeSpan PollWait = TimeSpan.FromSeconds(5);
 
+    /// <summary>How long a watch lets changes gather after sending some (adds at most this much
+    /// delay to an event).</summary>
+    private static readonly TimeSpan BatchWindow = TimeSpan.FromMilliseconds(25);
+
     /// <summary>Kubernetes ends watches after a random 30-60 minutes; we end them after 30.</summary>
     private static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(30);
 
@@ -46,10 +50,17 @@ public static class Watch<T> where T : class, IResource<T>
         if (sendInitial)
         {
             var list = await index.ListAsync(query, ListOptions.Default);
+            var initial = new System.Buffers.ArrayBufferWriter<byte>(64 * 1024);
             foreach (var item in list.Items)
             {
-                await WriteEventAsync(response, "ADDED", item, aborted);
+                AppendEvent(initial, "ADDED"u8, RecentlySerialized.BytesOf(item));
+                if (initial.WrittenCount > 256 * 1024)
+                {
+                    await response.Body.WriteAsync(initial.WrittenMemory, aborted);
+                    initial.ResetWrittenCount();
+                }
             }
+            await response.Body.WriteAsync(initial.WrittenMemory, aborted);
             from = list.ResourceVersion;
         }
         await response.Body.FlushAsync(aborted);
@@ -68,25 +79,91 @@ public static class Watch<T> where T : class, IResource<T>
                 await WriteEventAsync(response, "ERROR", status, aborted);
                 return;
             }
+            var buffer = new System.Buffers.ArrayBufferWriter<byte>(Math.Max(256, batch.Events.Count * 2048));
             foreach (var ev in batch.Events)
             {
-                await WriteEventAsync(response, ev.Type switch
+                AppendEvent(buffer, ev.Type switch
                 {
-                    WatchEventType.Added => "ADDED",
-                    WatchEventType.Modified => "MODIFIED",
-                    _ => "DELETED",
-                }, ev.Object, aborted);
+                    WatchEventType.Added => "ADDED"u8,
+                    WatchEventType.Modified => "MODIFIED"u8,
+                    _ => "DELETED"u8,
+                }, RecentlySerialized.BytesOf(ev.Object));
             }
             if (batch.Events.Count == 0 && bookmarks && batch.ResourceVersion > from)
             {
-                await WriteEventAsync(response, "BOOKMARK", new Bookmark(T.Type.Kind, T.Type.ApiVersion, new ObjectMeta { ResourceVersion = batch.ResourceVersion.ToString(CultureInfo.InvariantCulture) }), aborted);
+                var bookmark = new Bookmark(T.Type.Kind, T.Type.ApiVersion, new ObjectMeta { ResourceVersion = batch.ResourceVersion.ToString(CultureInfo.InvariantCulture) });
+                AppendEvent(buffer, "BOOKMARK"u8, JsonSerializer.SerializeToUtf8Bytes(bookmark, ResourceJson.Strict));
+            }
+            if (buffer.WrittenCount > 0)
+            {
+                await response.Body.WriteAsync(buffer.WrittenMemory, aborted);
             }
             from = batch.ResourceVersion;
             await response.Body.FlushAsync(aborted);
+            if (batch.Events.Count > 0)
+            {
+                // Let changes gather for a moment before the next read: a hundred watchers each
+                // woken by every single change would take the cache's lock and the socket a
+                // hundred times per change; this way each takes them once per burst.
+                await Task.Delay(BatchWindow, aborted);
+            }
         }
     }
 
     private sealed record Bookmark(string Kind, string ApiVersion, ObjectMeta Metadata);
+
+    /// <summary>{"type":"...","object":...}\n with the object already serialized.</summary>
+    private static void AppendEvent(System.Buffers.ArrayBufferWriter<byte> buffer, ReadOnlySpan<byte> type, ReadOnlySpan<byte> obj)
+    {
+        "{\"type\":\""u8.CopyTo(buffer.GetSpan(9));
+        buffer.Advance(9);
+        type.CopyTo(buffer.GetSpan(type.Length));
+        buffer.Advance(type.Length);
+        "\",\"object\":"u8.CopyTo(buffer.GetSpan(11));
+        buffer.Advance(11);
+        obj.CopyTo(buffer.GetSpan(obj.Length));
+        buffer.Advance(obj.Length);
+        "}\n"u8.CopyTo(buffer.GetSpan(2));
+        buffer.Advance(2);
+    }
+
+    /// <summary>
+    /// The JSON of the objects of recent changes, serialized once for every watcher that streams
+    /// them (as Kubernetes' watch cache keeps an event's serialized form): the events a hundred
+    /// watchers send are the same change objects from this silo's cache. Bounded: the last
+    /// <see cref="Capacity"/> objects, by reference.
+    /// </summary>
+    private static class RecentlySerialized
+    {
+        private const int Capacity = 16384;
+        private static readonly Dictionary<T, byte[]> Bytes = new(ReferenceEqualityComparer.Instance);
+        private static readonly Queue<T> Order = new();
+        private static readonly Lock Gate = new();
+
+        public static byte[] BytesOf(T obj)
+        {
+            lock (Gate)
+            {
+                if (Bytes.TryGetValue(obj, out var cached))
+                {
+                    return cached;
+                }
+            }
+            var bytes = JsonSerializer.SerializeToUtf8Bytes(obj, ResourceJson.Strict);
+            lock (Gate)
+            {
+                if (Bytes.TryAdd(obj, bytes))
+                {
+                    Order.Enqueue(obj);
+                    if (Order.Count > Capacity)
+                    {
+                        Bytes.Remove(Order.Dequeue());
+                    }
+                }
+            }
+            return bytes;
+        }
+    }
 
     private static async Task WriteEventAsync<TObject>(HttpResponse response, string type, TObject obj, CancellationToken cancellationToken)
     {
