@@ -23,8 +23,15 @@ public static class ScaleApi<T> where T : class, IResource<T>
         {
             var body = await RequestBody.ReadAsync(http.Request, http.RequestAborted);
             var current = ToScale(await KindApi<T>.LoadAsync(grains, @namespace, name), replicas, statusReplicas, selector);
-            var patched = Patches.Apply(ResourceJson.ToNode(current)!, body, KindApi<T>.PatchTypeOf(http, RequestBody.FormatOf(http.Request, body)));
-            return await ApplyAsync(grains, @namespace, name, ResourceJson.Decode<Scale>(patched), replicas, statusReplicas, selector);
+            var patched = ResourceJson.Decode<Scale>(Patches.Apply(ResourceJson.ToNode(current)!, body, KindApi<T>.PatchTypeOf(http, RequestBody.FormatOf(http.Request, body))));
+            // The version in the patched Scale is the one read above unless the patch set it:
+            // only a version the client named is a precondition (the object's status may well
+            // have been written since the read).
+            if (patched.Metadata.ResourceVersion == current.Metadata.ResourceVersion)
+            {
+                patched = patched with { Metadata = patched.Metadata with { ResourceVersion = null } };
+            }
+            return await ApplyAsync(grains, @namespace, name, patched, replicas, statusReplicas, selector);
         });
     }
 

@@ -44,9 +44,9 @@ public sealed class WritePathFailoverTests(ClusterStoresFixture stores, ITestOut
             await CreateEventuallyAsync(Api(b), "/api/v1/namespaces", new Namespace { Metadata = new ObjectMeta { Name = ns } });
             var first = await CreateEventuallyAsync(Api(b), EndpointsPath(ns), new Endpoints { Metadata = new ObjectMeta { Name = "first" } });
             var from = Version(first.Metadata.ResourceVersion);
-            // Caches are built on first use. B's cache of endpoints is built now, so the namespace
-            // watch resumes there from B's in-memory log; C's is built only when the whole-kind
-            // watch resumes there after the kill, so that one is served from the store's changes.
+            // Every silo builds its caches when it starts, so both resumed watches are served from
+            // the surviving silos' in-memory logs (the store's feed behind a cache is tested by
+            // EmbeddedRestartTests, whose restarted silo's cache starts after the watch's version).
             Assert.Single(await ListEventuallyAsync<Endpoints>(Api(b), EndpointsPath(ns)));
 
             // Two watches through A from the first object's version: this namespace's endpoints,

@@ -25,6 +25,9 @@ public sealed class EmbeddedRestartTests
         });
         await Eventually.True(async () => (await api.ListAsync<Pod>("/api/v1/namespaces/app/pods")).Count == 2, "two pods");
         var before = await SnapshotAsync(api);
+        // A write after a watcher's last version, acknowledged just before the crash.
+        var watchedUpTo = (await api.GetAsync<System.Text.Json.Nodes.JsonObject>("/api/v1/namespaces/app/endpoints"))["metadata"]!["resourceVersion"]!.GetValue<string>();
+        await api.CreateAsync("/api/v1/namespaces/app/endpoints", new Endpoints { Metadata = new ObjectMeta { Name = "late" } });
 
         await silo.Kill9Async();
 
@@ -53,6 +56,17 @@ public sealed class EmbeddedRestartTests
             {
                 Assert.Equal(rv, now.ResourceVersion);
             }
+        }
+
+        // A watch resuming from before the crash is older than the new silo's cache, and is served
+        // from the store's feed: it gets the write it missed, not 410.
+        using (var cts = new CancellationTokenSource(Eventually.DefaultTimeout))
+        using (var watch = await http2.GetAsync($"/api/v1/namespaces/app/endpoints?watch=true&resourceVersion={watchedUpTo}", HttpCompletionOption.ResponseHeadersRead, cts.Token))
+        using (var reader = new StreamReader(await watch.Content.ReadAsStreamAsync(cts.Token)))
+        {
+            var ev = System.Text.Json.Nodes.JsonNode.Parse((await reader.ReadLineAsync(cts.Token))!)!;
+            Assert.Equal("ADDED", ev["type"]!.GetValue<string>());
+            Assert.Equal("late", ev["object"]!["metadata"]!["name"]!.GetValue<string>());
         }
 
         // Without any client call, the controllers pick up where they were.
