@@ -115,7 +115,7 @@ public sealed class ControllerTests(ControlPlaneFixture cp)
             }, "the new replica set to take over");
             var newRs = sets.Single(r => r.Metadata.Name != first.Metadata.Name);
             Assert.Equal("2", newRs.Metadata.Annotations![WellKnown.RevisionAnnotation]);
-            var d = await Eventually.Until(async () => await Api.GetAsync<Deployment>(path) is { Status.UpdatedReplicas: 2, Status.Replicas: 2 } x ? x : null, "deployment status to settle");
+            var d = await Eventually.Until(async () => await Api.GetAsync<Deployment>(path) is { Status.UpdatedReplicas: 2, Status.Replicas: 2 } x && x.Status.ObservedGeneration == x.Metadata.Generation ? x : null, "deployment status to settle");
             Assert.Equal(d.Metadata.Generation, d.Status!.ObservedGeneration);
             Assert.Contains(d.Status.Conditions!, c => c is { Type: "Available", Status: "True" });
             Assert.All(await Eventually.Until(async () => await PodsAsync(ns) is { Count: 2 } p ? p : null, "old pods to go"),

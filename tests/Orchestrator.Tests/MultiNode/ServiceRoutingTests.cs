@@ -319,7 +319,9 @@ public sealed partial class ServiceRoutingTests(MultiNodeFixture fixture, ITestO
         {
             var d = await Api.GetAsync<Deployment>($"/apis/apps/v1/namespaces/{ns}/deployments/web");
             var all = await Api.ListAsync<Pod>($"/api/v1/namespaces/{ns}/pods?labelSelector=app%3Dweb");
-            return d.Status is { UpdatedReplicas: 4, AvailableReplicas: 4, Replicas: 4 } && all.Count == 4;
+            // As kubectl rollout status: the status must be of the current generation (a GET is
+            // answered at once, possibly before the controller has seen the update).
+            return d.Status is { UpdatedReplicas: 4, AvailableReplicas: 4, Replicas: 4 } s && s.ObservedGeneration == d.Metadata.Generation && all.Count == 4;
         }, "the rollout to complete", 120);
         var fresh = await WaitReadyPodsAsync(ns, "app=web", 4);
         await WaitRoutedAsync(ns, "web:http", fresh);
@@ -402,7 +404,13 @@ public sealed partial class ServiceRoutingTests(MultiNodeFixture fixture, ITestO
             }
             return seen.Values.All(ips => ips.SequenceEqual(expected));
         }, $"{ns}/{servicePort} routed to {string.Join(", ", expected)} on every node", timeoutSeconds,
-            () => string.Join('\n', seen.Select(s => $"{s.Key}: {string.Join(", ", s.Value)}")));
+            () => string.Join('\n', seen.Select(s => $"{s.Key}: {string.Join(", ", s.Value)}"))
+                + "\npods: " + string.Join("; ", Api.ListAsync<Pod>($"/api/v1/namespaces/{ns}/pods").GetAwaiter().GetResult()
+                    .Select(p => $"{p.Metadata.Name} {p.Status?.PodIP} ready={p.IsReady()} deleting={p.Metadata.DeletionTimestamp is not null}"))
+                + "\nreplicasets: " + string.Join("; ", Api.ListAsync<ReplicaSet>($"/apis/apps/v1/namespaces/{ns}/replicasets").GetAwaiter().GetResult()
+                    .Select(r => $"{r.Metadata.Name} rev={r.Metadata.Annotations?.GetValueOrDefault("deployment.kubernetes.io/revision")} spec={r.Spec.Replicas} ready={r.Status?.ReadyReplicas}"))
+                + "\nevents: " + string.Join("; ", Api.ListAsync<Event>($"/api/v1/namespaces/{ns}/events").GetAwaiter().GetResult()
+                    .Select(e => $"{e.Reason}: {e.Message}")));
     }
 
     private static IEnumerable<string> DnatTargets(string save, string chain) =>
