@@ -30,8 +30,13 @@ public sealed class RollbackTests(ContainerdFixture fixture) : ContainerdTestBas
         // The new version's container exits at once.
         var bad = good with { Command = ["sh", "-c", "echo starting; exit 3"], ReadinessProbe = null };
         var current = await Api.GetAsync<Deployment>(path);
-        var updated = current with { Spec = current.Spec with { Template = current.Spec.Template with { Spec = current.Spec.Template.Spec with { Containers = [bad] } } } };
-        await Api.SendAsync(HttpMethod.Put, path, Serialization.ResourceJson.SerializeToString(updated));
+        // Without a resourceVersion: the controller may write the status between the GET and this.
+        var updated = current with
+        {
+            Metadata = current.Metadata with { ResourceVersion = null },
+            Spec = current.Spec with { Template = current.Spec.Template with { Spec = current.Spec.Template.Spec with { Containers = [bad] } } },
+        };
+        Assert.True((await Api.SendAsync(HttpMethod.Put, path, Serialization.ResourceJson.SerializeToString(updated))).IsSuccessStatusCode);
 
         Deployment rolledBack;
         try

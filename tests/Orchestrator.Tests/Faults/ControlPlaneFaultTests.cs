@@ -191,7 +191,8 @@ public sealed class ControlPlaneFaultTests(ClusterFaultsFixture fixture, ITestOu
 
             // And the cluster works: a scale-up runs on the nodes.
             var d = await _f.Api.GetAsync<Deployment>($"/apis/apps/v1/namespaces/{ns}/deployments/web");
-            using var put = await _f.Api.SendAsync(HttpMethod.Put, $"/apis/apps/v1/namespaces/{ns}/deployments/web", Json(d with { Spec = d.Spec with { Replicas = 5 } }));
+            // Without a resourceVersion: the controller may write the status between the GET and this.
+            using var put = await _f.Api.SendAsync(HttpMethod.Put, $"/apis/apps/v1/namespaces/{ns}/deployments/web", Json(d with { Metadata = d.Metadata with { ResourceVersion = null }, Spec = d.Spec with { Replicas = 5 } }));
             Assert.Equal(HttpStatusCode.OK, put.StatusCode);
             await _f.WaitDeploymentRunningAsync(ns, "web", 5);
             await _f.WaitContainersConvergedAsync();

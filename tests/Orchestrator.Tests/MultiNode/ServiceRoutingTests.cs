@@ -311,7 +311,12 @@ public sealed partial class ServiceRoutingTests(MultiNodeFixture fixture, ITestO
 
         var current = await Api.GetAsync<Deployment>($"/apis/apps/v1/namespaces/{ns}/deployments/web");
         var container = current.Spec.Template.Spec.Containers[0] with { Env = [new EnvVar { Name = "VERSION", Value = "v2" }] };
-        var update = current with { Spec = current.Spec with { Template = current.Spec.Template with { Spec = current.Spec.Template.Spec with { Containers = [container] } } } };
+        // Without a resourceVersion: the controller may write the status between the GET and this.
+        var update = current with
+        {
+            Metadata = current.Metadata with { ResourceVersion = null },
+            Spec = current.Spec with { Template = current.Spec.Template with { Spec = current.Spec.Template.Spec with { Containers = [container] } } },
+        };
         Assert.True((await Api.SendAsync(HttpMethod.Put, $"/apis/apps/v1/namespaces/{ns}/deployments/web", ResourceJson.SerializeToString(update))).IsSuccessStatusCode);
 
         // The rollout completes: four new pods, routed on every node, and no old pod left.
