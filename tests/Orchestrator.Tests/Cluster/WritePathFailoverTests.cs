@@ -30,17 +30,27 @@ public sealed class WritePathFailoverTests(ClusterStoresFixture stores, ITestOut
 
     private static string EndpointsPath(string ns) => $"/api/v1/namespaces/{ns}/endpoints";
 
+    /// <summary>Runs <paramref name="test"/> on three fresh silos, named A, B and C in the output.</summary>
+    private async Task OnThreeSilosAsync(Func<Phases, LocalCluster, (SiloProcess A, SiloProcess B, SiloProcess C), Task> test)
+    {
+        var phases = new Phases(output);
+        await using var cluster = await stores.StartClusterAsync(3, output);
+        phases.Log("3 silos ready");
+        await RunAsync(cluster, output, () =>
+        {
+            var silos = (cluster.Silos[0], cluster.Silos[1], cluster.Silos[2]);
+            output.WriteLine($"A = {silos.Item1}\nB = {silos.Item2}\nC = {silos.Item3}");
+            return test(phases, cluster, silos);
+        });
+    }
+
     [Fact]
     public async Task AWatchResumedOnAnotherSiloAfterAKillMissesAndRepeatsNothing()
     {
         const string ns = "resume";
-        var phases = new Phases(output);
-        await using var cluster = await stores.StartClusterAsync(3, output);
-        phases.Log("3 silos ready");
-        await RunAsync(cluster, output, async () =>
+        await OnThreeSilosAsync(async (phases, cluster, abc) =>
         {
-            var (a, b, c) = (cluster.Silos[0], cluster.Silos[1], cluster.Silos[2]);
-            output.WriteLine($"A = {a}\nB = {b}\nC = {c}");
+            var (a, b, c) = abc;
             await CreateEventuallyAsync(Api(b), "/api/v1/namespaces", new Namespace { Metadata = new ObjectMeta { Name = ns } });
             var first = await CreateEventuallyAsync(Api(b), EndpointsPath(ns), new Endpoints { Metadata = new ObjectMeta { Name = "first" } });
             var from = Version(first.Metadata.ResourceVersion);
@@ -153,13 +163,9 @@ public sealed class WritePathFailoverTests(ClusterStoresFixture stores, ITestOut
     {
         const string ns = "acked";
         const int names = 600;
-        var phases = new Phases(output);
-        await using var cluster = await stores.StartClusterAsync(3, output);
-        phases.Log("3 silos ready");
-        await RunAsync(cluster, output, async () =>
+        await OnThreeSilosAsync(async (phases, cluster, abc) =>
         {
-            var (a, b, c) = (cluster.Silos[0], cluster.Silos[1], cluster.Silos[2]);
-            output.WriteLine($"A = {a}\nB = {b}\nC = {c}");
+            var (a, b, c) = abc;
             await CreateEventuallyAsync(Api(b), "/api/v1/namespaces", new Namespace { Metadata = new ObjectMeta { Name = ns } });
 
             // Through A: create an object, then patch a label onto it; one attempt each. After
@@ -223,13 +229,9 @@ public sealed class WritePathFailoverTests(ClusterStoresFixture stores, ITestOut
     public async Task PagedListsAcrossSilosAreConsistent()
     {
         const string ns = "pages";
-        var phases = new Phases(output);
-        await using var cluster = await stores.StartClusterAsync(3, output);
-        phases.Log("3 silos ready");
-        await RunAsync(cluster, output, async () =>
+        await OnThreeSilosAsync(async (phases, cluster, abc) =>
         {
-            var (a, b, c) = (cluster.Silos[0], cluster.Silos[1], cluster.Silos[2]);
-            output.WriteLine($"A = {a}\nB = {b}\nC = {c}");
+            var (a, b, c) = abc;
             await CreateEventuallyAsync(Api(a), "/api/v1/namespaces", new Namespace { Metadata = new ObjectMeta { Name = ns } });
             var original = Enumerable.Range(0, 120).Select(i => $"e{i:000}").ToList();
             var silos = new[] { a, b, c };
