@@ -1,12 +1,12 @@
 using System.Net;
 using System.Text.Json;
-using Microsoft.Extensions.Logging.Abstractions;
 using Orchestrator.Model;
 using Orchestrator.NodeAgent;
 using Orchestrator.NodeAgent.Agent;
 using Orchestrator.NodeAgent.Runtime;
 using Orchestrator.Serialization;
 using Orchestrator.Tests.Infrastructure;
+using Orchestrator.Tests.Infrastructure.Logging;
 using Orchestrator.Tests.Infrastructure.Processes;
 using Xunit.Abstractions;
 
@@ -48,7 +48,7 @@ internal static class ClusterTestSupport
             NodeIP = "127.0.0.1",
             ResyncInterval = TimeSpan.FromSeconds(5),
         };
-        var group = new NodeAgentGroup(names.ToList(), options, client, _ => new FakeRuntime(TimeProvider.System), TimeProvider.System, NullLogger.Instance);
+        var group = new NodeAgentGroup(names.ToList(), options, client, _ => new FakeRuntime(TimeProvider.System), TimeProvider.System, TestLoggerProvider.Logger("agents"));
         try
         {
             await group.StartAsync(CancellationToken.None);

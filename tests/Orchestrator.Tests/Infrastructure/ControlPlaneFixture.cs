@@ -1,11 +1,11 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging.Abstractions;
 using Orchestrator.Model;
 using Orchestrator.NodeAgent;
 using Orchestrator.NodeAgent.Agent;
 using Orchestrator.NodeAgent.Runtime;
 using Orchestrator.Silo.Hosting;
+using Orchestrator.Tests.Infrastructure.Logging;
 
 namespace Orchestrator.Tests.Infrastructure;
 
@@ -72,7 +72,12 @@ public sealed class ControlPlaneFixture : IAsyncLifetime
             .. FastSettings,
             .. _extraArgs,
         ];
-        _app = SiloApp.Build(args, _configureServices);
+        // The silo's log goes to the running test's log file, not to the console.
+        _app = SiloApp.Build(args, services =>
+        {
+            TestLoggerProvider.ReplaceConsole(services, "silo");
+            _configureServices?.Invoke(services);
+        });
         await _app.StartAsync();
         Api = new ApiClient(new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{HttpPort}"), Timeout = TimeSpan.FromSeconds(60) });
         await Eventually.Until(() => Api.TryGetAsync<Namespace>("/api/v1/namespaces/default"), "the default namespace");
@@ -99,7 +104,7 @@ public sealed class ControlPlaneFixture : IAsyncLifetime
             NodeIP = "127.0.0.1",
             ResyncInterval = TimeSpan.FromSeconds(5),
         };
-        var group = new NodeAgentGroup(names.ToList(), options, Grains, _ => new FakeRuntime(TimeProvider.System), TimeProvider.System, NullLogger.Instance);
+        var group = new NodeAgentGroup(names.ToList(), options, Grains, _ => new FakeRuntime(TimeProvider.System), TimeProvider.System, TestLoggerProvider.Logger("agents"));
         await group.StartAsync(CancellationToken.None);
         lock (_nodeGroups)
         {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Orchestrator.NodeAgent;
+using Orchestrator.Tests.Infrastructure.Logging;
 
 namespace Orchestrator.Tests.Containerd;
 
@@ -13,8 +14,14 @@ public sealed class AgentProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _output = new();
+    private readonly CollectionLog _testLog = CollectionLog.Current;
+    private readonly string _name;
 
-    private AgentProcess(Process process) => _process = process;
+    private AgentProcess(Process process, string name)
+    {
+        _process = process;
+        _name = name;
+    }
 
     public int Pid => _process.Id;
 
@@ -95,7 +102,7 @@ public sealed class AgentProcess : IAsyncDisposable
             info.ArgumentList.Add(a);
         }
         var process = Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start");
-        var agent = new AgentProcess(process);
+        var agent = new AgentProcess(process, $"agent {o.NodeName}");
         process.OutputDataReceived += (_, e) => agent.Append(e.Data);
         process.ErrorDataReceived += (_, e) => agent.Append(e.Data);
         process.BeginOutputReadLine();
@@ -136,6 +143,7 @@ public sealed class AgentProcess : IAsyncDisposable
         {
             return;
         }
+        _testLog.WriteLine(_name, line);
         lock (_output)
         {
             if (_output.Length < 1_000_000)

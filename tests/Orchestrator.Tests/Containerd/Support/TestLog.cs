@@ -1,17 +1,20 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
+using Orchestrator.Tests.Infrastructure.Logging;
 
 namespace Orchestrator.Tests.Containerd;
 
 /// <summary>
 /// Keeps the last log lines of in-process agents so a failing test can show them, and copies
-/// them to the file named by ORCH_TEST_AGENT_LOG when that is set.
+/// them to the running test's log file (<see cref="CollectionLog"/>) and to the file named by
+/// ORCH_TEST_AGENT_LOG when that is set.
 /// </summary>
 public sealed class TestLog
 {
     private const int Keep = 2000;
     private readonly ConcurrentQueue<string> _lines = new();
     private readonly string? _file = Environment.GetEnvironmentVariable("ORCH_TEST_AGENT_LOG");
+    private readonly CollectionLog _collection = CollectionLog.Current;
 
     public ILogger CreateLogger(string category) => new Logger(this, category);
 
@@ -19,6 +22,7 @@ public sealed class TestLog
 
     private void Write(string line)
     {
+        _collection.WriteLine("agent", line);
         _lines.Enqueue(line);
         while (_lines.Count > Keep && _lines.TryDequeue(out _))
         {

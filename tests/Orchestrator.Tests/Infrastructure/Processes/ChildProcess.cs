@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
+using Orchestrator.Tests.Infrastructure.Logging;
 
 namespace Orchestrator.Tests.Infrastructure.Processes;
 
@@ -17,6 +18,7 @@ public sealed class ChildProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly StreamWriter _log;
     private readonly Lock _logLock = new();
+    private readonly CollectionLog _testLog = CollectionLog.Current;
 
     private ChildProcess(Process process, StreamWriter log, string logPath)
     {
@@ -166,6 +168,7 @@ public sealed class ChildProcess : IAsyncDisposable
             try
             {
                 _log.WriteLine(line);
+                _testLog.WriteLine(Path.GetFileNameWithoutExtension(LogPath), line);
             }
             catch (ObjectDisposedException)
             {
