@@ -12,11 +12,23 @@ namespace Orchestrator.Grains.Events;
 /// </summary>
 public sealed class EventSweeper(ResourceCaches caches, IGrainFactory grains, IOptions<ControlPlaneOptions> options, TimeProvider time) : BackgroundService
 {
+    private PeriodicTimer? _timer;
+
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        // The period counts from the start of the service, not from the first turn of
+        // ExecuteAsync, which .NET 10 runs on the thread pool after StartAsync returns: a test
+        // that moves a fake clock right after starting the sweeper finds the timer there.
+        // It looks every tenth of the TTL, between once a second and once every 5 minutes.
+        var ttl = options.Value.EventTtl;
+        _timer = new PeriodicTimer(TimeSpan.FromTicks(Math.Clamp(ttl.Ticks / 10, TimeSpan.FromSeconds(1).Ticks, TimeSpan.FromMinutes(5).Ticks)), time);
+        return base.StartAsync(cancellationToken);
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var ttl = options.Value.EventTtl;
-        var period = TimeSpan.FromTicks(Math.Clamp(ttl.Ticks / 10, TimeSpan.FromSeconds(1).Ticks, TimeSpan.FromMinutes(5).Ticks));
-        using var timer = new PeriodicTimer(period, time);
+        using var timer = _timer ?? throw new InvalidOperationException("the sweeper was not started");
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
             try

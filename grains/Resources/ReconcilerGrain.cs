@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Orchestrator.GrainInterfaces;
 using Orchestrator.Model;
 using Orleans.Runtime;
@@ -28,7 +29,13 @@ public abstract class ReconcilerGrain<T> : ResourceGrain<T>, IReconciler, IRemin
     private static readonly TimeSpan PokeDelay = TimeSpan.FromMilliseconds(10);
 
     private IGrainTimer? _timer;
-    private DateTimeOffset? _dueAt;
+
+    /// <summary>When the pending pass is due (a <see cref="Stopwatch"/> timestamp), on the clock
+    /// of the grain timer that runs it. Not <see cref="ResourceGrain{T}.Now"/>: controllers decide
+    /// on the injected TimeProvider (a fake one in tests, which moves only when a test moves it),
+    /// while the timer waits in real time; a poke after the fake clock jumped must still come
+    /// sooner than a pass the timer holds for later.</summary>
+    private long? _dueAt;
     private int _failures;
 
     /// <summary>Set until this activation knows the reminder exists. Registering it is a call to
@@ -102,7 +109,7 @@ public abstract class ReconcilerGrain<T> : ResourceGrain<T>, IReconciler, IRemin
     /// <summary>Schedules a pass after <paramref name="delay"/> unless one is due sooner.</summary>
     protected void Requeue(TimeSpan delay)
     {
-        var due = Now + delay;
+        var due = Stopwatch.GetTimestamp() + (long)(delay.TotalSeconds * Stopwatch.Frequency);
         if (_dueAt is { } existing && existing <= due)
         {
             return;

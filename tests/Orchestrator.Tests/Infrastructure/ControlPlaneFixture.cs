@@ -47,6 +47,9 @@ public sealed class ControlPlaneFixture : IAsyncLifetime
 
     public IGrainFactory Grains => _app!.Services.GetRequiredService<IGrainFactory>();
 
+    /// <summary>The silo's services (its caches, for components a test runs itself).</summary>
+    public IServiceProvider Services => _app!.Services;
+
     public string DataDirectory => _data.Path;
 
     /// <summary>Settings that make controllers quick to retry in tests.</summary>

@@ -71,6 +71,10 @@ public sealed class CollectionLog
     /// <summary>Appends text as it is (console output, the test's own output).</summary>
     public void Write(string text)
     {
+        if (text.Length == 0)
+        {
+            return;
+        }
         lock (_lock)
         {
             StreamWriter file;
