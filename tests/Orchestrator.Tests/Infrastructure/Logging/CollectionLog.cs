@@ -8,7 +8,7 @@ namespace Orchestrator.Tests.Infrastructure.Logging;
 /// (<c>test-logs/&lt;Class&gt;.&lt;Method&gt;.log</c> next to the test assembly); between tests
 /// (fixtures starting and stopping), into the collection's file. The console of a test run
 /// shows tests and results only; a failed test's result carries the tail of its file
-/// (<see cref="ReportingTestFramework"/>).
+/// (ReportingTestFramework).
 /// </summary>
 /// <remarks>
 /// xunit runs the tests of a collection one at a time and collections in parallel, so a log
@@ -21,6 +21,10 @@ public sealed class CollectionLog
 {
     private static readonly AsyncLocal<CollectionLog?> s_current = new();
     private static readonly HashSet<string> s_fileNames = new(StringComparer.Ordinal);
+
+    /// <summary>Set when the test framework starts; elsewhere (the benchmarks, which share the
+    /// process helpers) nothing is written.</summary>
+    private static volatile bool s_enabled;
 
     private readonly Lock _lock = new();
     private readonly string _collectionPath;
@@ -46,6 +50,7 @@ public sealed class CollectionLog
     /// <summary>Empties the folder of an earlier run.</summary>
     internal static void Reset()
     {
+        s_enabled = true;
         System.IO.Directory.CreateDirectory(Directory);
         foreach (var file in System.IO.Directory.EnumerateFiles(Directory, "*.log"))
         {
@@ -71,7 +76,7 @@ public sealed class CollectionLog
     /// <summary>Appends text as it is (console output, the test's own output).</summary>
     public void Write(string text)
     {
-        if (text.Length == 0)
+        if (text.Length == 0 || !s_enabled)
         {
             return;
         }
