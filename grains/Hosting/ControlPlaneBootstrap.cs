@@ -3,6 +3,8 @@ using Microsoft.Extensions.Logging;
 using Orchestrator.GrainInterfaces;
 using Orchestrator.Grains.Kinds;
 using Orchestrator.Model;
+using Polly;
+using Polly.Retry;
 
 namespace Orchestrator.Grains.Hosting;
 
@@ -15,20 +17,33 @@ public sealed partial class ControlPlaneBootstrap(IGrainFactory grains, Index.Re
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        for (var attempt = 1; !stoppingToken.IsCancellationRequested; attempt++)
+        try
         {
-            try
-            {
-                await BootstrapAsync();
-                return;
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                LogBootstrapFailed(logger, ex, attempt);
-                await Task.Delay(TimeSpan.FromSeconds(Math.Min(attempt, 5)), stoppingToken);
-            }
+            await Retry(logger).ExecuteAsync(async _ => await BootstrapAsync(), stoppingToken);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
         }
     }
+
+    /// <summary>Until it succeeds or the silo stops: 1 s after the first failure, then 2 s,
+    /// 3 s ... at most 5 s apart (the store or the cluster may take a while to come up).</summary>
+    private static ResiliencePipeline Retry(ILogger logger) => new ResiliencePipelineBuilder()
+        .AddRetry(new RetryStrategyOptions
+        {
+            ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is not null && !args.Context.CancellationToken.IsCancellationRequested),
+            MaxRetryAttempts = int.MaxValue,
+            BackoffType = DelayBackoffType.Linear,
+            Delay = TimeSpan.FromSeconds(1),
+            MaxDelay = TimeSpan.FromSeconds(5),
+            UseJitter = false,
+            OnRetry = args =>
+            {
+                LogBootstrapFailed(logger, args.Outcome.Exception!, args.AttemptNumber + 1);
+                return ValueTask.CompletedTask;
+            },
+        })
+        .Build();
 
     private async Task BootstrapAsync()
     {

@@ -5,6 +5,8 @@ using System.Text;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using Polly;
+using Polly.Retry;
 
 namespace Orchestrator.Grains.Storage.Postgres;
 
@@ -112,28 +114,34 @@ public sealed partial class PostgresMigrator(NpgsqlDataSource dataSource, ILogge
     public async Task MigrateWhenReachableAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         var started = Stopwatch.GetTimestamp();
-        var delay = TimeSpan.FromMilliseconds(100);
-        for (var attempt = 1; ; attempt++)
-        {
-            try
+        // 100 ms after the first failure, doubling up to 2 s between attempts, as long as the next
+        // attempt would still start within the timeout.
+        static TimeSpan Pause(int attempt) => TimeSpan.FromMilliseconds(Math.Min(100 * Math.Pow(2, Math.Min(attempt, 16)), 2000));
+        var retry = new ResiliencePipelineBuilder()
+            .AddRetry(new RetryStrategyOptions
             {
-                await MigrateAsync(cancellationToken);
-                return;
-            }
-            catch (Exception ex) when (IsUnreachable(ex) && !cancellationToken.IsCancellationRequested)
-            {
-                var waited = Stopwatch.GetElapsedTime(started);
-                if (waited + delay > timeout)
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } ex && IsUnreachable(ex)
+                    && !args.Context.CancellationToken.IsCancellationRequested
+                    && Stopwatch.GetElapsedTime(started) + Pause(args.AttemptNumber) <= timeout),
+                MaxRetryAttempts = int.MaxValue,
+                DelayGenerator = args => ValueTask.FromResult<TimeSpan?>(Pause(args.AttemptNumber)),
+                OnRetry = args =>
                 {
-                    throw new InvalidOperationException(
-                        $"PostgreSQL at {Describe(dataSource)} could not be reached within {timeout.TotalSeconds:0.#} s ({ex.GetBaseException().Message}). "
-                        + "Check that it is running and that Orchestrator:Postgres is right; Orchestrator:PostgresStartTimeout sets how long to wait.",
-                        ex);
-                }
-                LogWaiting(logger, Describe(dataSource), attempt, ex.GetBaseException().Message);
-                await Task.Delay(delay, cancellationToken);
-                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 2000));
-            }
+                    LogWaiting(logger, Describe(dataSource), args.AttemptNumber + 1, args.Outcome.Exception!.GetBaseException().Message);
+                    return ValueTask.CompletedTask;
+                },
+            })
+            .Build();
+        try
+        {
+            await retry.ExecuteAsync(async token => await MigrateAsync(token), cancellationToken);
+        }
+        catch (Exception ex) when (IsUnreachable(ex) && !cancellationToken.IsCancellationRequested)
+        {
+            throw new InvalidOperationException(
+                $"PostgreSQL at {Describe(dataSource)} could not be reached within {timeout.TotalSeconds:0.#} s ({ex.GetBaseException().Message}). "
+                + "Check that it is running and that Orchestrator:Postgres is right; Orchestrator:PostgresStartTimeout sets how long to wait.",
+                ex);
         }
     }
 
