@@ -5,6 +5,8 @@ using Orchestrator.GrainInterfaces;
 using Orchestrator.Model;
 using Orchestrator.NodeAgent.Runtime;
 using Orchestrator.Selectors;
+using Polly;
+using Polly.Retry;
 
 namespace Orchestrator.NodeAgent.Agent;
 
@@ -52,25 +54,30 @@ public sealed partial class NodeAgent : IAsyncDisposable
     /// through <see cref="OnPodChangedAsync"/> and <see cref="OnPodsListedAsync"/>.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        // Capped exponential back-off: 0.5 s, 1, 2, 4, then 5 s per attempt.
-        var delay = TimeSpan.FromMilliseconds(500);
-        while (true)
-        {
-            try
-            {
-                await ReconnectAsync(register: true, cancellationToken);
-                break;
-            }
-            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && !_stop.IsCancellationRequested)
-            {
-                LogRegisterFailed(_node.Logger, ex, NodeName, delay);
-            }
-            await Task.Delay(delay, _node.Time, cancellationToken);
-            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
-        }
+        await RegistrationRetry().ExecuteAsync(async token => await ReconnectAsync(register: true, token), cancellationToken);
         _loops.Add(Task.Run(() => HeartbeatLoopAsync(_stop.Token), CancellationToken.None));
         _loops.Add(Task.Run(() => RelistLoopAsync(_stop.Token), CancellationToken.None));
     }
+
+    /// <summary>Until the control plane answers or the agent stops, on the agent's clock: capped
+    /// exponential back-off, 0.5 s, 1, 2, 4, then 5 s between attempts.</summary>
+    private ResiliencePipeline RegistrationRetry() => new ResiliencePipelineBuilder { TimeProvider = _node.Time }
+        .AddRetry(new RetryStrategyOptions
+        {
+            ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is not null
+                && !args.Context.CancellationToken.IsCancellationRequested && !_stop.IsCancellationRequested),
+            MaxRetryAttempts = int.MaxValue,
+            BackoffType = DelayBackoffType.Exponential,
+            Delay = TimeSpan.FromMilliseconds(500),
+            MaxDelay = TimeSpan.FromSeconds(5),
+            UseJitter = false,
+            OnRetry = args =>
+            {
+                LogRegisterFailed(_node.Logger, args.Outcome.Exception!, NodeName, args.RetryDelay);
+                return ValueTask.CompletedTask;
+            },
+        })
+        .Build();
 
     /// <summary>What the agent does first whenever it (re)gains contact: fence, then register or
     /// renew the lease, then let pod workers report again.</summary>
