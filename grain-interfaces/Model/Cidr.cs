@@ -1,11 +1,11 @@
 using System.Buffers.Binary;
-using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
 namespace Orchestrator.Model;
 
-/// <summary>An IPv4 network such as 10.96.0.0/12, with the arithmetic the allocators need.</summary>
+/// <summary>An IPv4 network such as 10.96.0.0/12, parsed by <see cref="IPNetwork"/>, with the
+/// arithmetic the allocators need.</summary>
 public readonly record struct Cidr(uint Network, int PrefixLength)
 {
     public ulong Size => 1UL << (32 - PrefixLength);
@@ -13,18 +13,13 @@ public readonly record struct Cidr(uint Network, int PrefixLength)
     public static bool TryParse(string? text, out Cidr cidr)
     {
         cidr = default;
-        var slash = text?.IndexOf('/') ?? -1;
-        if (slash < 0
-            || !IPAddress.TryParse(text.AsSpan(0, slash), out var ip)
-            || ip.AddressFamily != AddressFamily.InterNetwork
-            || !int.TryParse(text.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var prefix)
-            || prefix is < 0 or > 32)
+        // IPNetwork clears the bits past the prefix (10.96.0.1/12 is 10.96.0.0/12), as
+        // Kubernetes' net.ParseCIDR does; an IPv6 network is not one of ours.
+        if (!IPNetwork.TryParse(text, out var network) || network.BaseAddress.AddressFamily != AddressFamily.InterNetwork)
         {
             return false;
         }
-        var value = ToUInt(ip);
-        var mask = prefix == 0 ? 0u : uint.MaxValue << (32 - prefix);
-        cidr = new Cidr(value & mask, prefix);
+        cidr = new Cidr(ToUInt(network.BaseAddress), network.PrefixLength);
         return true;
     }
 
