@@ -21,6 +21,9 @@ public sealed class FakeClockControllerTests(FakeClockFixture fx)
 {
     private static readonly TimeSpan Second = TimeSpan.FromSeconds(1);
 
+    /// <summary>Tolerated by the pods under test, not by probe pods.</summary>
+    private const string ProbeTaint = "orchestrator.test/probe";
+
     private ApiClient Api => fx.Api;
 
     [Fact]
@@ -28,20 +31,24 @@ public sealed class FakeClockControllerTests(FakeClockFixture fx)
     {
         var ns = await fx.ControlPlane.NewNamespaceAsync();
         var name = $"{ns}-node";
-        // The agent's calls, made by the test: register, then one heartbeat, then silence.
+        // The agent's calls, made by the test: register, then one heartbeat, then silence. The
+        // node carries a NoExecute taint of the test's own that only probe pods do not tolerate
+        // (see SyncPassAsync).
         var node = fx.Grains.GetGrain<INodeGrain>(name);
         await node.RegisterAsync(new NodeRegistration
         {
             Name = name,
             Capacity = new Dictionary<string, Quantity> { ["cpu"] = new("4"), ["memory"] = new("8Gi"), ["pods"] = new("110") },
             Allocatable = new Dictionary<string, Quantity> { ["cpu"] = new("4"), ["memory"] = new("8Gi"), ["pods"] = new("110") },
+            Taints = [new Taint { Key = ProbeTaint, Effect = TaintEffect.NoExecute }],
         });
         Assert.True(await node.HeartbeatAsync("boot-1", null));
         var lastHeartbeat = fx.Clock.GetUtcNow();
+        var probes = 0;
         try
         {
-            // Bound to the node at creation. Pods are judged in the order of their keys, so by the
-            // time "b-default" is evicted, the pass that did it has judged both "a-" pods too.
+            // Bound to the node at creation. Pods are judged in the order of their keys: by the
+            // time a later one is evicted, the pass that did it has judged the earlier ones.
             await Api.CreateAsync($"/api/v1/namespaces/{ns}/pods", PodOn(name, "a-forever", new Toleration { Key = NodeTaints.Unreachable, Operator = "Exists", Effect = TaintEffect.NoExecute }));
             await Api.CreateAsync($"/api/v1/namespaces/{ns}/pods", PodOn(name, "a-patient", new Toleration { Key = NodeTaints.Unreachable, Operator = "Exists", Effect = TaintEffect.NoExecute, TolerationSeconds = 60 }));
             await Api.CreateAsync($"/api/v1/namespaces/{ns}/pods", PodOn(name, "b-default"));
@@ -49,44 +56,56 @@ public sealed class FakeClockControllerTests(FakeClockFixture fx)
             Assert.Contains(defaulted.Spec.Tolerations!, t => t.Key == NodeTaints.Unreachable && t.TolerationSeconds == (long)FakeClockFixture.DefaultToleration.TotalSeconds);
 
             // A second short of the lease the node is still Ready; a second after, it is not.
-            await AdvanceAndPokeNodeAsync(FakeClockFixture.NodeLease - Second);
-            await AdvanceAndPokeNodeAsync(2 * Second);
+            fx.Clock.Advance(FakeClockFixture.NodeLease - Second);
+            await SyncPassAsync();
+            Assert.Equal(ConditionStatus.True, (await Api.GetAsync<Node>($"/api/v1/nodes/{name}")).ReadyCondition()!.Status);
+            fx.Clock.Advance(2 * Second);
+            await node.PokeAsync();
             var lapsed = lastHeartbeat + FakeClockFixture.NodeLease + Second;
             var unreachable = await Eventually.Until(async () => await Api.GetAsync<Node>($"/api/v1/nodes/{name}") is { } n
                 && n.Spec.Taints?.FirstOrDefault(t => t.Key == NodeTaints.Unreachable) is not null ? n : null, "the unreachable taint");
             var ready = unreachable.ReadyCondition()!;
             Assert.Equal((ConditionStatus.Unknown, "NodeStatusUnknown"), (ready.Status, ready.Reason));
             Assert.Equal(lapsed, ready.LastTransitionTime);
-            var taint = Assert.Single(unreachable.Spec.Taints!);
-            Assert.Equal((NodeTaints.Unreachable, TaintEffect.NoExecute, lapsed), (taint.Key, taint.Effect, taint.TimeAdded));
-            Assert.All(await PodsAsync(ns), p => Assert.True(p.IsActive(), $"{p.Metadata.Name} evicted at once"));
+            var taint = Assert.Single(unreachable.Spec.Taints!, t => t.Key == NodeTaints.Unreachable);
+            Assert.Equal((TaintEffect.NoExecute, lapsed), (taint.Effect, taint.TimeAdded));
 
-            // The default toleration runs out first: b-default goes, the a- pods stay.
-            await AdvanceAndPokeNodeAsync(FakeClockFixture.DefaultToleration);
-            var pods = await Eventually.Until(async () => await PodsAsync(ns) is { } l && l.Single(p => p.Metadata.Name == "b-default").Status is { Phase: PodPhase.Failed } ? l : null,
+            // The default toleration runs out first: not a second early; then b-default goes,
+            // the a- pods stay.
+            fx.Clock.Advance(FakeClockFixture.DefaultToleration - Second);
+            await SyncPassAsync();
+            Assert.All(await PodsAsync(ns, "a-", "b-"), p => Assert.True(p.IsActive(), $"{p.Metadata.Name} evicted early"));
+            fx.Clock.Advance(2 * Second);
+            await node.PokeAsync();
+            var pods = await Eventually.Until(async () => await PodsAsync(ns, "a-", "b-") is { } l && l.Single(p => p.Metadata.Name == "b-default").Status is { Phase: PodPhase.Failed } ? l : null,
                 "b-default to be evicted");
             Assert.Equal("NodeLost", pods.Single(p => p.Metadata.Name == "b-default").Status!.Reason);
             Assert.All(pods.Where(p => p.Metadata.Name!.StartsWith("a-", StringComparison.Ordinal)), p => Assert.True(p.IsActive(), $"{p.Metadata.Name} evicted early"));
 
-            // At 60 s a-patient goes; a-forever tolerates the taint with no limit.
-            await AdvanceAndPokeNodeAsync(TimeSpan.FromSeconds(60) - FakeClockFixture.DefaultToleration);
-            pods = await Eventually.Until(async () => await PodsAsync(ns) is { } l && l.Single(p => p.Metadata.Name == "a-patient").Status is { Phase: PodPhase.Failed } ? l : null,
+            // At 60 s a-patient goes, not before; a-forever tolerates the taint with no limit.
+            fx.Clock.Advance(TimeSpan.FromSeconds(60) - FakeClockFixture.DefaultToleration - 2 * Second);
+            await SyncPassAsync();
+            Assert.True((await Api.GetAsync<Pod>($"/api/v1/namespaces/{ns}/pods/a-patient")).IsActive(), "a-patient evicted early");
+            fx.Clock.Advance(2 * Second);
+            await node.PokeAsync();
+            pods = await Eventually.Until(async () => await PodsAsync(ns, "a-", "b-") is { } l && l.Single(p => p.Metadata.Name == "a-patient").Status is { Phase: PodPhase.Failed } ? l : null,
                 "a-patient to be evicted");
             Assert.True(pods.Single(p => p.Metadata.Name == "a-forever").IsActive());
 
-            // Each eviction was recorded at the instant its toleration ran out.
+            // Each eviction was recorded at the instant of the first pass after its toleration ran out.
             var lost = (await Api.ListAsync<Event>($"/api/v1/namespaces/{ns}/events"))
-                .Where(e => e.Reason == "NodeLost")
+                .Where(e => e.Reason == "NodeLost" && !e.InvolvedObject.Name!.StartsWith("probe-", StringComparison.Ordinal))
                 .ToDictionary(e => e.InvolvedObject.Name!, e => e.FirstTimestamp);
             Assert.Equal(new Dictionary<string, DateTimeOffset?>
             {
-                ["b-default"] = lapsed + FakeClockFixture.DefaultToleration,
-                ["a-patient"] = lapsed + TimeSpan.FromSeconds(60),
+                ["b-default"] = lapsed + FakeClockFixture.DefaultToleration + Second,
+                ["a-patient"] = lapsed + TimeSpan.FromSeconds(60) + Second,
             }, lost);
 
-            // The agent is back: Ready again, and the taint goes.
+            // The agent is back: Ready again, and the unreachable taint goes.
             Assert.True(await node.HeartbeatAsync("boot-1", null));
-            var back = await Eventually.Until(async () => await Api.GetAsync<Node>($"/api/v1/nodes/{name}") is { Spec.Taints: null } n ? n : null, "the taint to go");
+            var back = await Eventually.Until(async () => await Api.GetAsync<Node>($"/api/v1/nodes/{name}") is { } n
+                && n.Spec.Taints?.Any(t => t.Key == NodeTaints.Unreachable) != true ? n : null, "the unreachable taint to go");
             Assert.Equal(ConditionStatus.True, back.ReadyCondition()!.Status);
         }
         finally
@@ -94,10 +113,19 @@ public sealed class FakeClockControllerTests(FakeClockFixture fx)
             await Api.SendAsync(HttpMethod.Delete, $"/api/v1/nodes/{name}");
         }
 
-        async Task AdvanceAndPokeNodeAsync(TimeSpan by)
+        // Returns once a pass of the node controller has run at the fake clock's present time:
+        // a new probe pod, which tolerates nothing of the node's, is evicted by the first pass
+        // that sees it, after judging the node's lease and every pod whose name sorts before it.
+        async Task SyncPassAsync()
         {
-            fx.Clock.Advance(by);
-            await node.PokeAsync();
+            var probe = $"probe-{++probes}";
+            var p = Manifests.Pod(probe);
+            await Api.CreateAsync($"/api/v1/namespaces/{ns}/pods", p with { Spec = p.Spec with { NodeName = name } });
+            await Eventually.True(async () =>
+            {
+                await node.PokeAsync();
+                return (await Api.GetAsync<Pod>($"/api/v1/namespaces/{ns}/pods/{probe}")).Status?.Phase == PodPhase.Failed;
+            }, $"a pass of the node controller to evict {probe}");
         }
     }
 
@@ -126,8 +154,16 @@ public sealed class FakeClockControllerTests(FakeClockFixture fx)
         Assert.Equal(fx.Clock.GetUtcNow(), since);
         var deployment = fx.Grains.GetGrain<IDeploymentGrain>(ResourceTypes.Deployment.Key(ns, "web"));
 
+        // A second short of the deadline it is still progressing. A spec change that is no
+        // progress and no new rollout (the history limit) makes a pass at this instant, seen
+        // when it reports the new generation as observed.
         fx.Clock.Advance(TimeSpan.FromSeconds(599));
-        await deployment.PokeAsync();
+        using var patched = await Api.SendAsync(HttpMethod.Patch, path, """{"spec":{"revisionHistoryLimit":9}}""", "application/merge-patch+json");
+        var changed = await ApiClient.ReadAsync<Deployment>(patched, System.Net.HttpStatusCode.OK);
+        var observed = await Eventually.Until(async () => await Api.GetAsync<Deployment>(path) is { } x && x.Status?.ObservedGeneration == changed.Metadata.Generation ? x : null,
+            "a pass that observes the new generation");
+        Assert.Equal(("True", "ReplicaSetUpdated", since), Conditions.Get(observed.Status!.Conditions, "Progressing") is { } c ? (c.Status, c.Reason, c.LastUpdateTime) : default);
+
         fx.Clock.Advance(2 * Second);
         await deployment.PokeAsync();
 
@@ -150,20 +186,21 @@ public sealed class FakeClockControllerTests(FakeClockFixture fx)
         await recorder.NormalAsync(subject, "Young", "recorded six minutes later", "test");
         await Eventually.True(async () => (await ReasonsAsync(ns)).IsSupersetOf(["Old", "Young"]), "both events in the list");
 
-        // A sweeper on the fake clock over the silo's caches, with a TTL of 10 minutes (it looks
-        // every minute). The silo's own sweeper keeps real time and a TTL of an hour: to it these
-        // events are new.
+        // A sweeper on the fake clock over the silo's caches, with a TTL of 10 minutes: it looks
+        // every minute from its start. The silo's own sweeper keeps real time and a TTL of an
+        // hour: to it these events are new.
         var options = Options.Create(new ControlPlaneOptions { EventTtl = TimeSpan.FromMinutes(10) });
         using var sweeper = new EventSweeper(fx.ControlPlane.Services.GetRequiredService<ResourceCaches>(), fx.Grains, options, fx.Clock);
         await sweeper.StartAsync(CancellationToken.None);
         try
         {
-            // 11 minutes after the first, 5 after the second: only the first is past the TTL.
-            fx.Clock.Advance(TimeSpan.FromMinutes(5));
+            // 16 minutes after the first, exactly the TTL after the second: only the first is
+            // older than the TTL. Both were judged by the same look.
+            fx.Clock.Advance(TimeSpan.FromMinutes(10));
             await Eventually.True(async () => !(await ReasonsAsync(ns)).Contains("Old"), "the old event to be swept");
             Assert.Contains("Young", await ReasonsAsync(ns));
 
-            fx.Clock.Advance(TimeSpan.FromMinutes(6));
+            fx.Clock.Advance(TimeSpan.FromMinutes(1));
             await Eventually.True(async () => !(await ReasonsAsync(ns)).Contains("Young"), "the younger event to be swept in its turn");
         }
         finally
@@ -175,10 +212,12 @@ public sealed class FakeClockControllerTests(FakeClockFixture fx)
     private static Pod PodOn(string node, string name, params Toleration[] tolerations)
     {
         var pod = Manifests.Pod(name);
-        return pod with { Spec = pod.Spec with { NodeName = node, Tolerations = tolerations.Length > 0 ? tolerations : null } };
+        Toleration probe = new() { Key = ProbeTaint, Operator = "Exists", Effect = TaintEffect.NoExecute };
+        return pod with { Spec = pod.Spec with { NodeName = node, Tolerations = [probe, .. tolerations] } };
     }
 
-    private Task<List<Pod>> PodsAsync(string ns) => Api.ListAsync<Pod>($"/api/v1/namespaces/{ns}/pods");
+    private async Task<List<Pod>> PodsAsync(string ns, params string[] prefixes) =>
+        [.. (await Api.ListAsync<Pod>($"/api/v1/namespaces/{ns}/pods")).Where(p => prefixes.Any(x => p.Metadata.Name!.StartsWith(x, StringComparison.Ordinal)))];
 
     private async Task<HashSet<string?>> ReasonsAsync(string ns) =>
         [.. (await Api.ListAsync<Event>($"/api/v1/namespaces/{ns}/events")).Where(e => e.Source?.Component == "test").Select(e => e.Reason)];
