@@ -30,6 +30,7 @@ public sealed class CollectionLog
     private readonly string _collectionPath;
     private StreamWriter? _collectionFile;
     private StreamWriter? _testFile;
+    private bool _closed;
     private string? _testPath;
     private string _testName = "";
 
@@ -83,6 +84,12 @@ public sealed class CollectionLog
         lock (_lock)
         {
             StreamWriter file;
+            if (_closed)
+            {
+                // Its collection is done; something of it still logs while it stops.
+                File.AppendAllText(_collectionPath, text);
+                return;
+            }
             if (_testPath is null)
             {
                 file = _collectionFile ??= Open(_collectionPath);
@@ -126,6 +133,19 @@ public sealed class CollectionLog
             _testFile?.Dispose();
             _testFile = null;
             _testPath = null;
+            _collectionFile?.Flush();
+        }
+    }
+
+    /// <summary>When the collection has run (its fixtures are disposed): the files are complete.</summary>
+    internal void Close()
+    {
+        lock (_lock)
+        {
+            EndTest();
+            _collectionFile?.Dispose();
+            _collectionFile = null;
+            _closed = true;
         }
     }
 

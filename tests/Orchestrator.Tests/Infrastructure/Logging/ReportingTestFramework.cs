@@ -52,7 +52,14 @@ public sealed class ReportingTestFramework : XunitTestFramework
         {
             var log = CollectionLog.Enter(testCollection.DisplayName);
             using var bus = new LoggingMessageBus(messageBus, log);
-            return await new XunitTestCollectionRunner(testCollection, testCases, DiagnosticMessageSink, bus, TestCaseOrderer, new ExceptionAggregator(Aggregator), cancellationTokenSource).RunAsync();
+            try
+            {
+                return await new XunitTestCollectionRunner(testCollection, testCases, DiagnosticMessageSink, bus, TestCaseOrderer, new ExceptionAggregator(Aggregator), cancellationTokenSource).RunAsync();
+            }
+            finally
+            {
+                log.Close();
+            }
         }
     }
 
