@@ -69,8 +69,10 @@ public sealed class SiloSettings
     public string? ListenIP { get; set; }
 
     /// <summary>Serve the Orleans dashboard (silos, grains, calls, reminders of the whole cluster)
-    /// at /dashboard. Default true. It has no authentication of its own yet, like the API.</summary>
-    public bool Dashboard { get; set; } = true;
+    /// at /dashboard. Default false: it is a tool for Orleans developers, has no authentication of
+    /// its own, and costs a silo at rest about 75 MiB of memory and a third of its CPU (a profiler
+    /// on every grain call and a metrics collection every second; BENCHMARKS.md, footprint).</summary>
+    public bool Dashboard { get; set; }
 
     /// <summary>Cluster profile: failure detection ("Orchestrator:Membership:*").</summary>
     public MembershipSettings Membership { get; set; } = new();

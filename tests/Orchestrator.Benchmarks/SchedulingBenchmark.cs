@@ -26,7 +26,8 @@ namespace Orchestrator.Benchmarks;
 /// Afterwards all pods are listed in pages of --page-size (500). No step waits forever: a watch
 /// that ends or falls behind (410) resumes and is counted, and a round that does not finish
 /// within --deadline-minutes (10) stops the benchmark with what it saw.
-/// Options: --nodes 1000 --pods 10000 --concurrency 64 --warmup 2000 --watchers 0, and any
+/// Options: --nodes 1000 --pods 10000 --concurrency 64 --warmup 2000 --watchers 0 --idle-seconds 10
+/// (how long the idle cost of the nodes' heartbeats is measured), and any
 /// --Orchestrator:Key=Value setting for the silo (e.g. --Orchestrator:Dashboard=false).
 /// </summary>
 public static class SchedulingBenchmark
@@ -40,6 +41,7 @@ public static class SchedulingBenchmark
         var watchers = Option(args, "--watchers", 0);
         var pageSize = Option(args, "--page-size", 500);
         var deadline = TimeSpan.FromMinutes(Option(args, "--deadline-minutes", 10));
+        var idleSeconds = Option(args, "--idle-seconds", 10);
         var data = Path.Combine(Path.GetTempPath(), $"orch-bench-{Guid.NewGuid():N}");
         Directory.CreateDirectory(data);
         // A /24 per node: the cluster CIDR must have room for every hollow node.
@@ -73,9 +75,11 @@ public static class SchedulingBenchmark
             Console.WriteLine($"{nodes} nodes registered in {sw.Elapsed.TotalSeconds:F1} s");
 
             // The cost of a cluster doing nothing but keep its nodes alive (heartbeats, leases).
+            // Measured after one lease period, so that registration's own work has settled.
+            await Task.Delay(TimeSpan.FromSeconds(5));
             var idleStart = silo.CpuTime();
             var idleClock = Stopwatch.StartNew();
-            await Task.Delay(TimeSpan.FromSeconds(5));
+            await Task.Delay(TimeSpan.FromSeconds(idleSeconds));
             var idleCores = (silo.CpuTime() - idleStart).TotalSeconds / idleClock.Elapsed.TotalSeconds;
 
             if (warmup > 0)
