@@ -21,10 +21,17 @@ public sealed partial class PostgresObjectStore : IObjectStore, IAsyncDisposable
     /// <summary>The safety net behind LISTEN: how often every kind's version is read.</summary>
     private static readonly TimeSpan PollPeriod = TimeSpan.FromSeconds(2);
 
+    /// <summary>Writes of one silo in PostgreSQL at once. A write holds its kind's version row
+    /// until it commits, so the writes of a kind take turns there anyway; more of them in flight
+    /// only hold pooled connections while they wait for that lock, and a burst of them emptied the
+    /// pool (100), failing writes with 503. The rest wait here, in order, holding nothing.</summary>
+    private const int ConcurrentWrites = 16;
+
     private readonly NpgsqlDataSource _dataSource;
     private readonly ILogger<PostgresObjectStore> _logger;
     private readonly long _retain;
     private readonly CancellationTokenSource _stopping = new();
+    private readonly SemaphoreSlim _writeSlots = new(ConcurrentWrites);
     private readonly Task _listener;
     private readonly Task _poller;
 
@@ -47,7 +54,26 @@ public sealed partial class PostgresObjectStore : IObjectStore, IAsyncDisposable
 
     private async Task<long> WriteAsync(string kind, string key, long expected, WatchEventType type, byte[] payload, bool delete, object? value)
     {
-        var version = await PostgresFailures.RunAsync(_dataSource, async () =>
+        await _writeSlots.WaitAsync();
+        long version;
+        try
+        {
+            version = await WriteOnceAsync(kind, key, expected, type, payload, delete);
+        }
+        finally
+        {
+            _writeSlots.Release();
+        }
+        if (version < 0)
+        {
+            throw new StoreConflictException(kind, key, expected, -version - 1);
+        }
+        Raise(new CommitNotice(kind, version, [new StoredChange(version, type, key, payload) { Value = value }]));
+        return version;
+    }
+
+    private Task<long> WriteOnceAsync(string kind, string key, long expected, WatchEventType type, byte[] payload, bool delete) =>
+        PostgresFailures.RunAsync(_dataSource, async () =>
         {
             await using var command = _dataSource.CreateCommand("SELECT orch_write($1, $2, $3, $4, $5, $6, $7);");
             command.Parameters.Add(new NpgsqlParameter { Value = kind, NpgsqlDbType = NpgsqlDbType.Text });
@@ -59,13 +85,6 @@ public sealed partial class PostgresObjectStore : IObjectStore, IAsyncDisposable
             command.Parameters.Add(new NpgsqlParameter { Value = _retain, NpgsqlDbType = NpgsqlDbType.Bigint });
             return (long)(await command.ExecuteScalarAsync())!;
         });
-        if (version < 0)
-        {
-            throw new StoreConflictException(kind, key, expected, -version - 1);
-        }
-        Raise(new CommitNotice(kind, version, [new StoredChange(version, type, key, payload) { Value = value }]));
-        return version;
-    }
 
     public Task<StoredObject?> GetAsync(string kind, string key) =>
         PostgresFailures.RunAsync(_dataSource, async () =>
@@ -142,6 +161,7 @@ public sealed partial class PostgresObjectStore : IObjectStore, IAsyncDisposable
         {
         }
         _stopping.Dispose();
+        _writeSlots.Dispose();
     }
 
     private static async Task<(long Version, long Compacted)> KindVersionAsync(NpgsqlConnection connection, string kind)
