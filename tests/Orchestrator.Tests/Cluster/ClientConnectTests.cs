@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Orchestrator.NodeAgent.Hosting;
+using Orchestrator.Client.Hosting;
 using Orchestrator.Tests.Infrastructure;
 using Orchestrator.Tests.Infrastructure.Processes;
 

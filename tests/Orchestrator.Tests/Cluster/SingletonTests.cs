@@ -7,6 +7,7 @@ using Orchestrator.NodeAgent.Agent;
 using Orchestrator.Serialization;
 using Orchestrator.Tests.Infrastructure;
 using Orchestrator.Tests.Infrastructure.Processes;
+using Orchestrator.Grains;
 using Xunit.Abstractions;
 using static Orchestrator.Tests.Cluster.ClusterTestSupport;
 

@@ -14,7 +14,7 @@ namespace Orchestrator.Calls;
 /// calls) and clients (node agents) register it.
 /// </summary>
 /// <remarks>
-/// Only calls to interfaces of this assembly and to Orleans' reminder service (controllers
+/// Only calls to the orchestrator's grain interfaces and to Orleans' reminder service (controllers
 /// register reminders while handling calls) are retried, never Orleans' other system calls
 /// (membership probes must fail fast). A grain that lets such a failure of its own calls escape
 /// reaches its caller as a 503 ApiException instead (ProcessedCallFailureFilter), which is not
@@ -24,9 +24,7 @@ namespace Orchestrator.Calls;
 /// </remarks>
 public sealed partial class TransientCallRetryFilter(IOptions<CallRetryOptions> options, ILogger<TransientCallRetryFilter> logger) : IOutgoingGrainCallFilter
 {
-    private static readonly System.Reflection.Assembly Ours = typeof(TransientCallRetryFilter).Assembly;
-
-    /// <summary>By name: this assembly references only the Orleans SDK, not Orleans.Reminders.</summary>
+    /// <summary>By name: this assembly does not reference Orleans.Reminders.</summary>
     private const string ReminderService = "Orleans.IReminderService";
 
     public async Task Invoke(IOutgoingGrainCallContext context)
@@ -73,8 +71,12 @@ public sealed partial class TransientCallRetryFilter(IOptions<CallRetryOptions> 
         }
     }
 
+    /// <summary>The orchestrator's grain interfaces live in several assemblies (the public ones
+    /// in Orchestrator.GrainInterfaces, the node agents' in Orchestrator.NodeProtocol, the control
+    /// plane's own in Orchestrator.Grains), all named "Orchestrator.*".</summary>
     private static bool IsRetried(Type interfaceType) =>
-        interfaceType.Assembly == Ours || string.Equals(interfaceType.FullName, ReminderService, StringComparison.Ordinal);
+        interfaceType.Assembly.GetName().Name?.StartsWith("Orchestrator.", StringComparison.Ordinal) == true
+        || string.Equals(interfaceType.FullName, ReminderService, StringComparison.Ordinal);
 
     /// <summary>Runs the call once. Orleans reports most failures in the response, but some (a
     /// send that fails synchronously) are thrown; both come back as the attempt's failure.</summary>
