@@ -39,7 +39,12 @@ public class ResourceClient<T> where T : class, IResource<T>
     public string? Namespace { get; }
 
     /// <summary>How long one long-poll of a watch waits for a change before asking again.</summary>
-    internal TimeSpan WatchPollWait { get; init; } = Hosting.OrchestratorClientOptions.WatchPollWait;
+    internal TimeSpan WatchPollWait { get; set; } = Hosting.OrchestratorClientOptions.WatchPollWait;
+
+    private int _watchPolls;
+
+    /// <summary>How many long-polls of this client's watches have been answered (for tests).</summary>
+    internal int WatchPolls => Volatile.Read(ref _watchPolls);
 
     private static ResourceType Type => T.Type;
 
@@ -177,6 +182,7 @@ public class ResourceClient<T> where T : class, IResource<T>
                         // A call stranded on a silo that died is never answered (dotnet/orleans#10165):
                         // give up on it well before the client's response timeout.
                         .WaitAsync(WatchPollWait + TimeSpan.FromSeconds(5), Time, cancellationToken);
+                    Interlocked.Increment(ref _watchPolls);
                     if (batch.TooOld)
                     {
                         from = null;
