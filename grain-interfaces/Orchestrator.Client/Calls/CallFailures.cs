@@ -31,6 +31,15 @@ public static class CallFailures
         _ => false,
     };
 
+    /// <summary>
+    /// True for the orchestrator's own grain interfaces, which the call filters apply to: they live
+    /// in several assemblies (the public ones in Orchestrator.GrainInterfaces, the node agents' in
+    /// Orchestrator.NodeProtocol, the control plane's own in Orchestrator.Grains), all named
+    /// "Orchestrator.*"; Orleans' system interfaces are not.
+    /// </summary>
+    public static bool IsOrchestratorInterface(Type? interfaceType) =>
+        interfaceType?.Assembly.GetName().Name?.StartsWith("Orchestrator.", StringComparison.Ordinal) == true;
+
     /// <summary>How the 503 of a grain method whose own calls met a lost silo begins (see
     /// ProcessedCallFailureFilter in the grains).</summary>
     public const string PartlyAppliedPrefix = "part of the control plane was unavailable while handling this request";

@@ -71,12 +71,8 @@ public sealed partial class TransientCallRetryFilter(IOptions<CallRetryOptions> 
         }
     }
 
-    /// <summary>The orchestrator's grain interfaces live in several assemblies (the public ones
-    /// in Orchestrator.GrainInterfaces, the node agents' in Orchestrator.NodeProtocol, the control
-    /// plane's own in Orchestrator.Grains), all named "Orchestrator.*".</summary>
     private static bool IsRetried(Type interfaceType) =>
-        interfaceType.Assembly.GetName().Name?.StartsWith("Orchestrator.", StringComparison.Ordinal) == true
-        || string.Equals(interfaceType.FullName, ReminderService, StringComparison.Ordinal);
+        CallFailures.IsOrchestratorInterface(interfaceType) || string.Equals(interfaceType.FullName, ReminderService, StringComparison.Ordinal);
 
     /// <summary>Runs the call once. Orleans reports most failures in the response, but some (a
     /// send that fails synchronously) are thrown; both come back as the attempt's failure.</summary>

@@ -49,7 +49,7 @@ public sealed class SingletonTests(ClusterStoresFixture stores, ITestOutputHelpe
                     running.Add(Task.Run(async () =>
                     {
                         // A registration in flight to a silo that dies fails (at worst after the
-                        // client's response timeout, see ClusterClientSettings); the agent tries again.
+                        // client's response timeout, see OrchestratorClientOptions); the agent tries again.
                         while (!stop.IsCancellationRequested)
                         {
                             try
