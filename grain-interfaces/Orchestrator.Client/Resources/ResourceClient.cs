@@ -22,6 +22,10 @@ public class ResourceClient<T> where T : class, IResource<T>
     /// <summary>Pauses before each repeat of a read that met a lost silo, as the HTTP API's.</summary>
     private static readonly TimeSpan[] ReadRetryDelays = [TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(1000)];
 
+    /// <summary>How long a watch waits for the list it starts or re-lists with before it asks again
+    /// (a call stranded on a dead silo is never answered: dotnet/orleans#10165).</summary>
+    private static readonly TimeSpan ListDeadline = Hosting.OrchestratorClientOptions.WatchPollWait + TimeSpan.FromSeconds(5);
+
     private const string SuffixAlphabet = "bcdfghjklmnpqrstvwxz2456789";
 
     internal ResourceClient(IGrainFactory grains, string? ns, TimeProvider time)
@@ -73,7 +77,8 @@ public class ResourceClient<T> where T : class, IResource<T>
         {
             throw ApiErrors.Invalid(Type, meta.Name ?? meta.GenerateName, errors);
         }
-        return await Grains.GetGrain<IResourceGrain<T>>(Type.Key(meta.Namespace, meta.Name!)).CreateAsync(obj).WaitAsync(cancellationToken);
+        var grain = Grains.GetGrain<IResourceGrain<T>>(Type.Key(meta.Namespace, meta.Name!));
+        return await CallAsync(() => grain.CreateAsync(obj), cancellationToken);
     }
 
     /// <summary>The object; 404 <see cref="ApiException"/> when it does not exist.</summary>
@@ -103,7 +108,8 @@ public class ResourceClient<T> where T : class, IResource<T>
     {
         ArgumentNullException.ThrowIfNull(obj);
         var meta = WithNamespace(obj.Metadata);
-        return Grain(meta.Name!, meta.Namespace).UpdateAsync(obj.WithMetadata(meta)).WaitAsync(cancellationToken);
+        var grain = Grain(meta.Name!, meta.Namespace);
+        return CallAsync(() => grain.UpdateAsync(obj.WithMetadata(meta)), cancellationToken);
     }
 
     /// <summary>Replaces the status only (the status subresource).</summary>
@@ -111,7 +117,8 @@ public class ResourceClient<T> where T : class, IResource<T>
     {
         ArgumentNullException.ThrowIfNull(obj);
         var meta = WithNamespace(obj.Metadata);
-        return Grain(meta.Name!, meta.Namespace).UpdateStatusAsync(obj.WithMetadata(meta)).WaitAsync(cancellationToken);
+        var grain = Grain(meta.Name!, meta.Namespace);
+        return CallAsync(() => grain.UpdateStatusAsync(obj.WithMetadata(meta)), cancellationToken);
     }
 
     /// <summary>Applies a JSON merge patch (RFC 7386, <see cref="PatchType.Merge"/>) or a JSON
@@ -125,7 +132,8 @@ public class ResourceClient<T> where T : class, IResource<T>
     public Task<T> PatchAsync(string name, PatchType type, byte[] patch, bool status = false, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(patch);
-        return Grain(name).PatchAsync(type, patch, status).WaitAsync(cancellationToken);
+        var grain = Grain(name);
+        return CallAsync(() => grain.PatchAsync(type, patch, status), cancellationToken);
     }
 
     /// <summary>A merge patch given as a JSON object, e.g. <c>new JsonObject { ["spec"] = ... }</c>.</summary>
@@ -143,7 +151,8 @@ public class ResourceClient<T> where T : class, IResource<T>
         {
             throw ApiErrors.BadRequest("dryRun is not supported by this server");
         }
-        return Grain(name).DeleteAsync(options ?? DeleteOptions.Default).WaitAsync(cancellationToken);
+        var grain = Grain(name);
+        return CallAsync(() => grain.DeleteAsync(options ?? DeleteOptions.Default), cancellationToken);
     }
 
     /// <summary>
@@ -172,7 +181,7 @@ public class ResourceClient<T> where T : class, IResource<T>
             {
                 if (from is null)
                 {
-                    var list = await index.ListAsync(query, ListOptions.Default).WaitAsync(WatchPollWait + WatchPollWait, Time, cancellationToken);
+                    var list = await index.ListAsync(query, ListOptions.Default).WaitAsync(ListDeadline, Time, cancellationToken);
                     events = Relist(delivered, list.Items);
                     from = list.ResourceVersion;
                 }
@@ -247,18 +256,36 @@ public class ResourceClient<T> where T : class, IResource<T>
     /// watch can ask again.</summary>
     private static bool IsTransient(Exception ex) => CallFailures.IsSiloLoss(ex) || ex is TimeoutException;
 
+    /// <summary>A read, repeated when it met a lost silo (a read can run twice), as the HTTP
+    /// API repeats a GET.</summary>
     private async Task<TResult> ReadAsync<TResult>(Func<Task<TResult>> read, CancellationToken cancellationToken)
     {
         for (var attempt = 0; ; attempt++)
         {
             try
             {
-                return await read().WaitAsync(cancellationToken);
+                return await CallAsync(read, cancellationToken);
             }
-            catch (Exception ex) when (attempt < ReadRetryDelays.Length && !cancellationToken.IsCancellationRequested && CallFailures.IsSiloLoss(ex))
+            catch (ApiException ex) when (attempt < ReadRetryDelays.Length && !cancellationToken.IsCancellationRequested && ex.InnerException is { } lost && CallFailures.IsSiloLoss(lost))
             {
                 await Task.Delay(ReadRetryDelays[attempt], Time, cancellationToken);
             }
+        }
+    }
+
+    /// <summary>One grain call. A call lost in transit (its silo died, the cluster is settling, it
+    /// timed out) throws the <see cref="ApiException"/> the HTTP API answers for it (503 or 504),
+    /// with the Orleans failure inside; the grains' own ApiExceptions pass unchanged.</summary>
+    protected static async Task<TResult> CallAsync<TResult>(Func<Task<TResult>> call, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        try
+        {
+            return await call().WaitAsync(cancellationToken);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && CallFailures.StatusOf(ex) is { } status)
+        {
+            throw new ApiException(status, ex);
         }
     }
 

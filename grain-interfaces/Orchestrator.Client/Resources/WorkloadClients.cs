@@ -47,7 +47,8 @@ public sealed class DeploymentClient : ResourceClient<Deployment>
         {
             throw ApiErrors.BadRequest("rollbackTo.revision must be a non-negative integer");
         }
-        return Grains.GetGrain<IDeploymentGrain>(Grain(name).GetPrimaryKeyString()).RollbackToAsync(revision).WaitAsync(cancellationToken);
+        var grain = Grains.GetGrain<IDeploymentGrain>(Grain(name).GetPrimaryKeyString());
+        return CallAsync(() => grain.RollbackToAsync(revision), cancellationToken);
     }
 }
 
