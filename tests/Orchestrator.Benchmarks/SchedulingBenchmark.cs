@@ -11,6 +11,7 @@ using Orchestrator.GrainInterfaces;
 using Orchestrator.NodeAgent;
 using Orchestrator.NodeAgent.Agent;
 using Orchestrator.NodeAgent.Runtime;
+using Orchestrator.Grains;
 using Orleans.Configuration;
 
 namespace Orchestrator.Benchmarks;

@@ -1,4 +1,4 @@
-namespace Orchestrator.GrainInterfaces;
+namespace Orchestrator.Grains;
 
 /// <summary>Keys of the cluster-wide singleton grains.</summary>
 public static class SchedulerGrainKeys

@@ -1,7 +1,7 @@
 using Orleans.Concurrency;
 using Orchestrator.Model;
 
-namespace Orchestrator.GrainInterfaces;
+namespace Orchestrator.Grains;
 
 /// <summary>
 /// The scheduler: one activation cluster-wide (key "default"), which is the "one leader"

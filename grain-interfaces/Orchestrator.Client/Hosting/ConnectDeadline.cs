@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 
-namespace Orchestrator.NodeAgent.Hosting;
+namespace Orchestrator.Client.Hosting;
 
 /// <summary>
 /// Retries the first connection to the control plane until a deadline, then gives up with an
@@ -13,7 +13,7 @@ namespace Orchestrator.NodeAgent.Hosting;
 /// filter after each failed step of connecting (gateway list, gateway connection, cluster
 /// manifest), and all of them share the one deadline.
 /// </remarks>
-public sealed partial class ConnectDeadline(ClusterClientSettings settings, TimeProvider time, ILogger<ConnectDeadline> logger) : IClientConnectionRetryFilter
+public sealed partial class ConnectDeadline(ClusterSettings settings, OrchestratorClientOptions options, TimeProvider time, ILogger<ConnectDeadline> logger) : IClientConnectionRetryFilter
 {
     /// <summary>Pause between attempts.</summary>
     private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(500);
@@ -23,14 +23,14 @@ public sealed partial class ConnectDeadline(ClusterClientSettings settings, Time
     public async Task<bool> ShouldRetryConnectionAttempt(Exception exception, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        _deadline ??= now + settings.ConnectTimeout;
+        _deadline ??= now + options.ConnectTimeout;
         if (now + RetryDelay > _deadline)
         {
-            LogGaveUp(logger, settings.ConnectTimeout, settings.Describe());
+            LogGaveUp(logger, options.ConnectTimeout, settings.Describe());
             throw new ControlPlaneUnreachableException(
-                $"Could not reach the control plane within {settings.ConnectTimeout.TotalSeconds:0.#} s: no silo answered at {settings.Describe()}. "
+                $"Could not reach the control plane within {options.ConnectTimeout.TotalSeconds:0.#} s: no silo answered at {settings.Describe()}. "
                 + "Is a silo running, and do Orchestrator:Profile, Orchestrator:ClusterId and "
-                + (settings.Profile == "cluster" ? "Orchestrator:Redis" : "Orchestrator:GatewayPort")
+                + (settings.IsCluster ? "Orchestrator:Redis" : "Orchestrator:GatewayPort")
                 + " match the silos' settings? Set Orchestrator:ConnectTimeout to wait longer. "
                 + $"Last error: {exception.GetType().Name}: {exception.Message}",
                 exception);
@@ -47,5 +47,5 @@ public sealed partial class ConnectDeadline(ClusterClientSettings settings, Time
     private static partial void LogRetrying(ILogger logger, string where, string reason);
 }
 
-/// <summary>The control plane could not be reached before <see cref="ClusterClientSettings.ConnectTimeout"/> passed.</summary>
+/// <summary>The control plane could not be reached before <see cref="OrchestratorClientOptions.ConnectTimeout"/> passed.</summary>
 public sealed class ControlPlaneUnreachableException(string message, Exception innerException) : Exception(message, innerException);

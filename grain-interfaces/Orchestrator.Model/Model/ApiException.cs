@@ -17,6 +17,13 @@ public sealed class ApiException : Exception
         Status = status;
     }
 
+    /// <summary>A Status for a failure of another kind (a grain call lost with its silo), which
+    /// stays available as the inner exception.</summary>
+    public ApiException(ApiStatus status, Exception? innerException) : base(status.Message, innerException)
+    {
+        Status = status;
+    }
+
     [Id(0)] public ApiStatus Status { get; private set; }
 
     public int Code => Status.Code;

@@ -14,7 +14,7 @@ namespace Orchestrator.Calls;
 /// calls) and clients (node agents) register it.
 /// </summary>
 /// <remarks>
-/// Only calls to interfaces of this assembly and to Orleans' reminder service (controllers
+/// Only calls to the orchestrator's grain interfaces and to Orleans' reminder service (controllers
 /// register reminders while handling calls) are retried, never Orleans' other system calls
 /// (membership probes must fail fast). A grain that lets such a failure of its own calls escape
 /// reaches its caller as a 503 ApiException instead (ProcessedCallFailureFilter), which is not
@@ -24,9 +24,7 @@ namespace Orchestrator.Calls;
 /// </remarks>
 public sealed partial class TransientCallRetryFilter(IOptions<CallRetryOptions> options, ILogger<TransientCallRetryFilter> logger) : IOutgoingGrainCallFilter
 {
-    private static readonly System.Reflection.Assembly Ours = typeof(TransientCallRetryFilter).Assembly;
-
-    /// <summary>By name: this assembly references only the Orleans SDK, not Orleans.Reminders.</summary>
+    /// <summary>By name: this assembly does not reference Orleans.Reminders.</summary>
     private const string ReminderService = "Orleans.IReminderService";
 
     public async Task Invoke(IOutgoingGrainCallContext context)
@@ -74,7 +72,7 @@ public sealed partial class TransientCallRetryFilter(IOptions<CallRetryOptions> 
     }
 
     private static bool IsRetried(Type interfaceType) =>
-        interfaceType.Assembly == Ours || string.Equals(interfaceType.FullName, ReminderService, StringComparison.Ordinal);
+        CallFailures.IsOrchestratorInterface(interfaceType) || string.Equals(interfaceType.FullName, ReminderService, StringComparison.Ordinal);
 
     /// <summary>Runs the call once. Orleans reports most failures in the response, but some (a
     /// send that fails synchronously) are thrown; both come back as the attempt's failure.</summary>

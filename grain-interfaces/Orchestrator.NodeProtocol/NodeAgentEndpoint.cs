@@ -1,4 +1,4 @@
-namespace Orchestrator.GrainInterfaces;
+namespace Orchestrator.NodeProtocol;
 
 /// <summary>
 /// What a node agent serves to the control plane (Kubernetes' kubelet API, carried over the

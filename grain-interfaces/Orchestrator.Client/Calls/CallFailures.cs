@@ -1,5 +1,6 @@
 using Orleans.Runtime;
 using Orleans.Runtime.Messaging;
+using Orchestrator.Model;
 
 namespace Orchestrator.Calls;
 
@@ -31,6 +32,33 @@ public static class CallFailures
         _ => false,
     };
 
+    /// <summary>
+    /// True for the orchestrator's own grain interfaces, which the call filters apply to: they live
+    /// in several assemblies (the public ones in Orchestrator.GrainInterfaces, the node agents' in
+    /// Orchestrator.NodeProtocol, the control plane's own in Orchestrator.Grains), all named
+    /// "Orchestrator.*"; Orleans' system interfaces are not.
+    /// </summary>
+    public static bool IsOrchestratorInterface(Type? interfaceType) =>
+        interfaceType?.Assembly.GetName().Name?.StartsWith("Orchestrator.", StringComparison.Ordinal) == true;
+
+    /// <summary>
+    /// The Status the HTTP API answers, and the client throws as an <see cref="ApiException"/>, for
+    /// a grain call that failed in transit rather than with an ApiException of its own; null for
+    /// other failures. The call retry filter already retried what was never processed, so what
+    /// reaches here either outlasted that or may have been applied (the silo died holding it).
+    /// </summary>
+    public static ApiStatus? StatusOf(Exception exception) => exception switch
+    {
+        ApiException => null,
+        _ when MayHaveBeenProcessed(exception) => ApiErrors.Unavailable(
+            "the control plane lost the silo that was handling this request before it answered; the change may or may not have been applied, "
+            + "so read the object before retrying").Status,
+        _ when WasNotProcessed(exception) => ApiErrors.Unavailable(
+            $"the control plane is settling after a change of silos; retry shortly ({exception.GetType().Name})").Status,
+        TimeoutException => new ApiStatus { Code = 504, Reason = StatusReason.Timeout, Message = $"the request timed out: {exception.Message}" },
+        _ => null,
+    };
+
     /// <summary>How the 503 of a grain method whose own calls met a lost silo begins (see
     /// ProcessedCallFailureFilter in the grains).</summary>
     public const string PartlyAppliedPrefix = "part of the control plane was unavailable while handling this request";
@@ -42,7 +70,7 @@ public static class CallFailures
     public static bool IsSiloLoss(Exception exception) =>
         WasNotProcessed(exception)
         || MayHaveBeenProcessed(exception)
-        || exception is Model.ApiException { Code: 503 } api && api.Message.StartsWith(PartlyAppliedPrefix, StringComparison.Ordinal);
+        || exception is ApiException { Code: 503 } api && api.Message.StartsWith(PartlyAppliedPrefix, StringComparison.Ordinal);
 
     /// <summary>
     /// True when the failure may or may not have been applied: the silo that had the request died
