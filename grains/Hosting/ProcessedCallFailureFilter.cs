@@ -17,15 +17,13 @@ namespace Orchestrator.Grains.Hosting;
 /// </remarks>
 public sealed class ProcessedCallFailureFilter : IIncomingGrainCallFilter
 {
-    private static readonly System.Reflection.Assembly Interfaces = typeof(ApiException).Assembly;
-
     public async Task Invoke(IIncomingGrainCallContext context)
     {
         try
         {
             await context.Invoke();
         }
-        catch (Exception ex) when (context.InterfaceMethod?.DeclaringType?.Assembly == Interfaces
+        catch (Exception ex) when (CallFailures.IsOrchestratorInterface(context.InterfaceMethod?.DeclaringType)
             && (CallFailures.WasNotProcessed(ex) || CallFailures.MayHaveBeenProcessed(ex)))
         {
             throw ApiErrors.Unavailable(

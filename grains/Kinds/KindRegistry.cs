@@ -8,8 +8,8 @@ public static class KindRegistry
 {
     public static IReadOnlyList<IKind> All { get; } =
     [
-        new Kind<Namespace> { Reconciler = (g, key) => g.GetGrain<INamespaceGrain>(key) },
-        new Kind<Node> { Reconciler = (g, key) => g.GetGrain<INodeGrain>(key) },
+        new Kind<Namespace> { Reconciler = (g, key) => g.GetGrain<INamespaceGrain>(key).AsReference<IReconciler>() },
+        new Kind<Node> { Reconciler = (g, key) => g.GetGrain<INodeGrain>(key).AsReference<IReconciler>() },
         new Kind<Pod>
         {
             // Node agents list and watch the pods of their node: file pods by node name.
@@ -17,17 +17,17 @@ public static class KindRegistry
                 pod => pod.Spec.NodeName is { Length: > 0 } node ? ["node:" + node] : [],
                 (field, value) => field == "spec.nodeName" && value.Length > 0 ? "node:" + value : null),
         },
-        new Kind<Service> { Reconciler = (g, key) => g.GetGrain<IServiceGrain>(key) },
+        new Kind<Service> { Reconciler = (g, key) => g.GetGrain<IServiceGrain>(key).AsReference<IReconciler>() },
         new Kind<Endpoints>(),
         new Kind<Event>(),
         new Kind<ReplicaSet>
         {
-            Reconciler = (g, key) => g.GetGrain<IReplicaSetGrain>(key),
+            Reconciler = (g, key) => g.GetGrain<IReplicaSetGrain>(key).AsReference<IReconciler>(),
             Scale = new(rs => rs.Spec.Replicas ?? 1, rs => rs.Status?.Replicas ?? 0, rs => rs.Spec.Selector),
         },
         new Kind<Deployment>
         {
-            Reconciler = (g, key) => g.GetGrain<IDeploymentGrain>(key),
+            Reconciler = (g, key) => g.GetGrain<IDeploymentGrain>(key).AsReference<IReconciler>(),
             Scale = new(d => d.Spec.Replicas ?? 1, d => d.Status?.Replicas ?? 0, d => d.Spec.Selector),
         },
     ];

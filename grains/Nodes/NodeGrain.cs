@@ -2,6 +2,7 @@ using Orchestrator.GrainInterfaces;
 using Orchestrator.Grains.Resources;
 using Orchestrator.Model;
 using Orchestrator.Serialization;
+using Orchestrator.NodeProtocol;
 
 namespace Orchestrator.Grains.Nodes;
 
@@ -15,7 +16,7 @@ namespace Orchestrator.Grains.Nodes;
 [GrainType("node")]
 public sealed class NodeGrain(
     GrainServices services)
-    : ReconcilerGrain<Node>(services), INodeGrain
+    : ReconcilerGrain<Node>(services), INodeGrain, INodeLeaseGrain
 {
     private const string Component = "node-controller";
 
@@ -230,7 +231,7 @@ public sealed class NodeGrain(
                 }
                 else
                 {
-                    await grain.MarkFailedAsync(pod.Metadata.Uid!, Pods.PodGrain.NodeLostReason, message);
+                    await GrainFactory.GetGrain<IPodControlGrain>(pod.Key()).MarkFailedAsync(pod.Metadata.Uid!, Pods.PodGrain.NodeLostReason, message);
                 }
             }
             catch (ApiException ex) when (ex.Code is 404 or 409)

@@ -2,6 +2,7 @@ using Orchestrator.GrainInterfaces;
 using Orchestrator.Grains.Resources;
 using Orchestrator.Model;
 using Orchestrator.Serialization;
+using Orchestrator.NodeProtocol;
 
 namespace Orchestrator.Grains.Pods;
 
@@ -13,7 +14,7 @@ namespace Orchestrator.Grains.Pods;
 [GrainType("pod")]
 public sealed class PodGrain(
     GrainServices services)
-    : ResourceGrain<Pod>(services), IPodGrain
+    : ResourceGrain<Pod>(services), IPodGrain, IPodControlGrain, IPodStatusReportGrain
 {
     private const string SchedulerComponent = "default-scheduler";
 
@@ -77,7 +78,7 @@ public sealed class PodGrain(
             var matches = Selectors.Selector.FromLabels(selector);
             if ((old is not null && matches.Matches(old.Metadata.Labels)) || (now is not null && matches.Matches(now.Metadata.Labels)))
             {
-                await GrainFactory.GetGrain<IServiceGrain>(svc.Key()).PokeAsync();
+                await GrainFactory.GetGrain<IServiceGrain>(svc.Key()).AsReference<IReconciler>().PokeAsync();
             }
         }
     }

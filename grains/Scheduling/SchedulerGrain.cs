@@ -228,7 +228,7 @@ public sealed partial class SchedulerGrain(ILogger<SchedulerGrain> logger) : Gra
                     _unschedulable[key] = (pod, decision.Message!);
                     if (previous != decision.Message)
                     {
-                        failures.Add(GrainFactory.GetGrain<IPodGrain>(key).MarkUnschedulableAsync(pod.Metadata.Uid!, decision.Message!));
+                        failures.Add(GrainFactory.GetGrain<IPodControlGrain>(key).MarkUnschedulableAsync(pod.Metadata.Uid!, decision.Message!));
                     }
                 }
             }
@@ -246,7 +246,7 @@ public sealed partial class SchedulerGrain(ILogger<SchedulerGrain> logger) : Gra
     {
         try
         {
-            await GrainFactory.GetGrain<IPodGrain>(key).BindAsync(node, pod.Metadata.Uid!);
+            await GrainFactory.GetGrain<IPodControlGrain>(key).BindAsync(node, pod.Metadata.Uid!);
             _bound++;
         }
         catch (ApiException ex) when (ex.Code != 503)

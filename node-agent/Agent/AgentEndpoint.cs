@@ -1,5 +1,6 @@
 using Orchestrator.GrainInterfaces;
 using Orchestrator.NodeAgent.Runtime;
+using Orchestrator.NodeProtocol;
 
 namespace Orchestrator.NodeAgent.Agent;
 

@@ -5,6 +5,7 @@ using Orchestrator.GrainInterfaces;
 using Orchestrator.Model;
 using Orchestrator.NodeAgent.Runtime;
 using Orchestrator.Selectors;
+using Orchestrator.NodeProtocol;
 using Polly;
 using Polly.Retry;
 
@@ -41,7 +42,7 @@ public sealed partial class NodeAgent : IAsyncDisposable
     /// <summary>Pods this agent currently runs a worker for.</summary>
     public int PodCount => _workers.Count;
 
-    public INodeGrain NodeGrain => _node.Grains.GetGrain<INodeGrain>(NodeName);
+    public INodeLeaseGrain NodeGrain => _node.Grains.GetGrain<INodeLeaseGrain>(NodeName);
 
     /// <summary>Raised when the agent is back in contact with the control plane after losing it
     /// (and has fenced its pods): a watch that may have been stranded on a dead silo should list

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Orchestrator.GrainInterfaces;
 using Orchestrator.Model;
+using Orchestrator.NodeProtocol;
 
 namespace Orchestrator.NodeAgent;
 

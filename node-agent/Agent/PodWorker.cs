@@ -4,6 +4,7 @@ using Orchestrator.GrainInterfaces;
 using Orchestrator.Model;
 using Orchestrator.NodeAgent.Runtime;
 using Orchestrator.Serialization;
+using Orchestrator.NodeProtocol;
 
 namespace Orchestrator.NodeAgent.Agent;
 
@@ -233,7 +234,7 @@ internal sealed partial class PodWorker : IAsyncDisposable
             await _node.Runtime.RemoveContainerAsync(c.Id, token);
         }
         await _node.Runtime.RemoveSandboxAsync(Uid, token);
-        await _node.Grains.GetGrain<IPodGrain>(pod.Key()).FinishTerminationAsync(_node.NodeName, Uid);
+        await _node.Grains.GetGrain<IPodStatusReportGrain>(pod.Key()).FinishTerminationAsync(_node.NodeName, Uid);
         Finished = true;
         _node.WorkerFinished(this);
     }
@@ -255,7 +256,7 @@ internal sealed partial class PodWorker : IAsyncDisposable
         // of contact, and one still being retried when contact returns would land before the fence.
         using (CallDeadline.Within(_node.Options.HeartbeatTimeout))
         {
-            call = _node.Grains.GetGrain<IPodGrain>(pod.Key()).ReportStatusAsync(_node.NodeName, Uid, status);
+            call = _node.Grains.GetGrain<IPodStatusReportGrain>(pod.Key()).ReportStatusAsync(_node.NodeName, Uid, status);
         }
         var stored = await call.WaitAsync(_node.Options.CallTimeout, _node.Time, token);
         if (stored is null)

@@ -79,8 +79,8 @@ public sealed class FakeRuntime(TimeProvider time) : IContainerRuntime, Agent.IU
         Task.FromResult<IReadOnlyList<RuntimeContainer>>(_containers.Values.ToList());
 
     /// <summary>Fake containers write nothing; their log is empty.</summary>
-    public Task<GrainInterfaces.LogChunk> ReadLogAsync(RuntimeContainer container, GrainInterfaces.LogRequest request, CancellationToken cancellationToken) =>
-        Task.FromResult(new GrainInterfaces.LogChunk { Found = true, Running = container.State == ContainerRunState.Running, NextOffset = request.Offset ?? 0 });
+    public Task<NodeProtocol.LogChunk> ReadLogAsync(RuntimeContainer container, NodeProtocol.LogRequest request, CancellationToken cancellationToken) =>
+        Task.FromResult(new NodeProtocol.LogChunk { Found = true, Running = container.State == ContainerRunState.Running, NextOffset = request.Offset ?? 0 });
 
     /// <summary>Nothing runs, so commands are not run either; only "false" fails, which lets a
     /// hollow pod simulate a failing exec probe.</summary>

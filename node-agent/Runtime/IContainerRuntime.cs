@@ -38,9 +38,9 @@ public interface IContainerRuntime
 
     Task<IReadOnlyList<RuntimeContainer>> ListContainersAsync(CancellationToken cancellationToken);
 
-    /// <summary>Reads a container's log (see <see cref="GrainInterfaces.LogRequest"/> for the
+    /// <summary>Reads a container's log (see <see cref="NodeProtocol.LogRequest"/> for the
     /// offset and tail semantics) for one instance of a container.</summary>
-    Task<GrainInterfaces.LogChunk> ReadLogAsync(RuntimeContainer container, GrainInterfaces.LogRequest request, CancellationToken cancellationToken);
+    Task<NodeProtocol.LogChunk> ReadLogAsync(RuntimeContainer container, NodeProtocol.LogRequest request, CancellationToken cancellationToken);
 
     /// <summary>Runs a command in a running container (exec probes).</summary>
     Task<ExecResult> ExecAsync(string containerId, IReadOnlyList<string> command, TimeSpan timeout, CancellationToken cancellationToken);

@@ -106,16 +106,11 @@ public static partial class ErrorHandling
             Reason = bad.StatusCode == 413 ? StatusReason.RequestEntityTooLarge : StatusReason.BadRequest,
             Message = bad.Message,
         },
-        // The grain call retry filter already retried what was never processed; what reaches here
-        // either outlasted that or may have been applied (the silo died holding the request).
-        _ when CallFailures.MayHaveBeenProcessed(ex) => ApiErrors.Unavailable(
-            "the control plane lost the silo that was handling this request before it answered; the change may or may not have been applied, "
-            + "so read the object before retrying").Status,
-        OrleansMessageRejectionException or Orleans.Runtime.Messaging.ConnectionFailedException or GatewayTooBusyException => ApiErrors.Unavailable(
-            $"the control plane is settling after a change of silos; retry shortly ({ex.GetType().Name})").Status,
+        // A grain call lost in transit: the same Status the .NET client throws.
+        _ when ex is not TimeoutException && CallFailures.StatusOf(ex) is { } lost => lost,
         _ when FindStoreFailure(ex) is { } store => ApiErrors.Unavailable(
             $"the object store is unavailable; retry shortly ({store.Message})").Status,
-        TimeoutException => new ApiStatus { Code = 504, Reason = StatusReason.Timeout, Message = $"the request timed out: {ex.Message}" },
+        TimeoutException => CallFailures.StatusOf(ex)!,
         OperationCanceledException => new ApiStatus { Code = 504, Reason = StatusReason.Timeout, Message = "the request was cancelled before it finished" },
         _ => ApiErrors.Internal($"Internal error occurred: {ex.GetType().Name}: {ex.Message}").Status,
     };

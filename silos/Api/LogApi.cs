@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Orchestrator.GrainInterfaces;
 using Orchestrator.Model;
+using Orchestrator.NodeProtocol;
 
 namespace Orchestrator.Silo.Api;
 
@@ -46,7 +47,7 @@ public static class LogApi
                 TailLines = tail,
                 MaxBytes = limit is { } l && l < 1024 * 1024 ? l : 1024 * 1024,
             };
-            var node = grains.GetGrain<INodeGrain>(nodeName);
+            var node = grains.GetGrain<INodeLeaseGrain>(nodeName);
             var chunk = await node.ReadLogAsync(request);
             if (!chunk.Found)
             {

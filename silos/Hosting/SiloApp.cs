@@ -21,7 +21,7 @@ public static class SiloApp
         var app = builder.Build();
         app.UseKubernetesErrors();
         app.MapKubernetesApi();
-        if (app.Configuration.GetValue("Orchestrator:Dashboard", true))
+        if ((app.Configuration.GetSection("Orchestrator").Get<SiloSettings>() ?? new SiloSettings()).Dashboard)
         {
             app.MapOrleansDashboard(routePrefix: "/dashboard");
         }

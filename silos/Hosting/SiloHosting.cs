@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.Options;
 using Orchestrator.Calls;
+using Orchestrator.Client.Hosting;
 using Orchestrator.Grains.Hosting;
 using Orchestrator.Grains.Storage;
 using Orchestrator.Grains.Storage.Postgres;
@@ -22,9 +23,9 @@ public static class SiloHosting
     /// </summary>
     public static WebApplicationBuilder AddOrchestratorSilo(this WebApplicationBuilder builder)
     {
-        var section = builder.Configuration.GetSection("Orchestrator");
-        var settings = section.Get<SiloSettings>() ?? new SiloSettings();
-        var problems = new SiloSettingsValidator().Validate(null, settings);
+        var cluster = ClusterSettings.From(builder.Configuration);
+        var settings = builder.Configuration.GetSection(ClusterSettings.Section).Get<SiloSettings>() ?? new SiloSettings();
+        var problems = new SiloSettingsValidator(cluster).Validate(settings);
         if (problems.Failed)
         {
             throw new OptionsValidationException(nameof(SiloSettings), typeof(SiloSettings), problems.Failures);
@@ -39,21 +40,20 @@ public static class SiloHosting
         {
             silo.Configure<ClusterOptions>(o =>
             {
-                o.ClusterId = settings.ClusterId;
-                o.ServiceId = settings.ServiceId;
+                o.ClusterId = cluster.ClusterId;
+                o.ServiceId = cluster.ServiceId;
             });
-            switch (settings.Profile)
+            if (cluster.IsCluster)
             {
-                case "embedded":
-                    var dataDirectory = Path.GetFullPath(settings.DataDirectory);
-                    silo.UseLocalhostClustering(settings.SiloPort, settings.GatewayPort, serviceId: settings.ServiceId, clusterId: settings.ClusterId);
-                    silo.AddSqliteGrainStorage(ResourceStorage, o => o.DataDirectory = dataDirectory);
-                    silo.AddSqliteObjectStore(o => o.DataDirectory = dataDirectory);
-                    silo.UseSqliteReminderService(o => o.DataDirectory = dataDirectory);
-                    break;
-                case "cluster":
-                    UseClusterProfile(silo, settings);
-                    break;
+                UseClusterProfile(silo, cluster, settings);
+            }
+            else
+            {
+                var dataDirectory = Path.GetFullPath(settings.DataDirectory);
+                silo.UseLocalhostClustering(settings.SiloPort, cluster.GatewayPort, serviceId: cluster.ServiceId, clusterId: cluster.ClusterId);
+                silo.AddSqliteGrainStorage(ResourceStorage, o => o.DataDirectory = dataDirectory);
+                silo.AddSqliteObjectStore(o => o.DataDirectory = dataDirectory);
+                silo.UseSqliteReminderService(o => o.DataDirectory = dataDirectory);
             }
             silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = settings.MinimumReminderPeriod);
             silo.Services.AddOptions<CallRetryOptions>().Bind(builder.Configuration.GetSection(CallRetryOptions.Section)).ValidateOnStart();
@@ -70,16 +70,16 @@ public static class SiloHosting
     }
 
     /// <summary>Several silos: membership in Redis, grain state and reminders in PostgreSQL.</summary>
-    private static void UseClusterProfile(ISiloBuilder silo, SiloSettings settings)
+    private static void UseClusterProfile(ISiloBuilder silo, ClusterSettings cluster, SiloSettings settings)
     {
-        silo.UseRedisClustering(o => o.ConfigurationOptions = RedisOptions(settings.Redis));
+        silo.UseRedisClustering(o => o.ConfigurationOptions = RedisOptions(cluster.Redis));
         // Membership errors (Redis down) can reach callers of the management grain (the dashboard,
         // tools); let them cross the wire rather than fail as "no codec".
         silo.Services.Configure<ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("StackExchange.Redis"));
         silo.Configure<EndpointOptions>(o =>
         {
             o.SiloPort = settings.SiloPort;
-            o.GatewayPort = settings.GatewayPort;
+            o.GatewayPort = cluster.GatewayPort;
             if (settings.AdvertisedIP is { } advertised)
             {
                 o.AdvertisedIPAddress = IPAddress.Parse(advertised);
@@ -87,7 +87,7 @@ public static class SiloHosting
             if (settings.ListenIP is { } listen)
             {
                 o.SiloListeningEndpoint = new IPEndPoint(IPAddress.Parse(listen), settings.SiloPort);
-                o.GatewayListeningEndpoint = new IPEndPoint(IPAddress.Parse(listen), settings.GatewayPort);
+                o.GatewayListeningEndpoint = new IPEndPoint(IPAddress.Parse(listen), cluster.GatewayPort);
             }
         });
         var m = settings.Membership;

@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Options;
+using Orchestrator.Client.Hosting;
 using Npgsql;
 
 namespace Orchestrator.Silo.Hosting;
@@ -10,45 +11,24 @@ namespace Orchestrator.Silo.Hosting;
 /// arguments such as <c>--Orchestrator:DataDirectory=/var/lib/orchestrator</c>).
 /// </summary>
 /// <remarks>
-/// Also read from "Orchestrator", by other parts of the silo: the control plane's
+/// Also read from "Orchestrator": <c>ClusterSettings</c> (Profile, ClusterId, ServiceId,
+/// GatewayPort, Redis), read the same way by node agents and clients; the control plane's
 /// <c>ControlPlaneOptions</c> (ServiceCidr, ResyncPeriod, ...) and the grain call retry
 /// (<c>Orchestrator:CallRetry</c>, see <c>Orchestrator.Calls.CallRetryOptions</c>).
 /// </remarks>
 public sealed class SiloSettings
 {
-    /// <summary>"embedded" (the default: one silo, SQLite under <see cref="DataDirectory"/>) or
-    /// "cluster" (several silos on Redis membership and PostgreSQL state).</summary>
-    public string Profile { get; set; } = "embedded";
-
     /// <summary>Where the embedded profile keeps its database. Default "data" under the working
     /// directory. Not used by the cluster profile.</summary>
     public string DataDirectory { get; set; } = "data";
 
-    /// <summary>Orleans cluster id; silos and clients of one cluster share it. In the cluster
-    /// profile it also names the membership key in Redis. Default "orchestrator".</summary>
-    public string ClusterId { get; set; } = "orchestrator";
-
-    /// <summary>Orleans service id: stored grain state and reminders belong to it, so it must stay
-    /// the same across restarts and upgrades. Default "orchestrator".</summary>
-    public string ServiceId { get; set; } = "orchestrator";
-
-    /// <summary>Port for silo-to-silo traffic. Default 11111.</summary>
+    /// <summary>Port for silo-to-silo traffic. Default 11111. (The gateway port, profile, cluster
+    /// and service ids and Redis are <c>ClusterSettings</c>, shared with clients.)</summary>
     public int SiloPort { get; set; } = 11111;
-
-    /// <summary>Port node agents and other grain clients connect to. Default 30000.</summary>
-    public int GatewayPort { get; set; } = 30000;
 
     /// <summary>Lowest reminder period Orleans accepts. Orleans' default is 1 minute; tests lower
     /// it together with Orchestrator:ResyncPeriod.</summary>
     public TimeSpan MinimumReminderPeriod { get; set; } = TimeSpan.FromMinutes(1);
-
-    /// <summary>Cluster profile: the Redis server that holds cluster membership, as a
-    /// StackExchange.Redis configuration string (e.g. "redis:6379,password=..."). Silos ride out
-    /// Redis being down (they keep serving; no silo can join or be declared dead meanwhile), but
-    /// Redis must persist its data (appendonly yes): if a restart empties it, running silos keep
-    /// serving while no silo can join and clients find no gateway until the silos restart.
-    /// Default "127.0.0.1:6379".</summary>
-    public string Redis { get; set; } = "127.0.0.1:6379";
 
     /// <summary>Cluster profile: the PostgreSQL database that holds grain state and reminders, as an
     /// Npgsql connection string. The database must exist; the silo creates and migrates the tables.
@@ -69,8 +49,10 @@ public sealed class SiloSettings
     public string? ListenIP { get; set; }
 
     /// <summary>Serve the Orleans dashboard (silos, grains, calls, reminders of the whole cluster)
-    /// at /dashboard. Default true. It has no authentication of its own yet, like the API.</summary>
-    public bool Dashboard { get; set; } = true;
+    /// at /dashboard. Default false: it is a tool for Orleans developers, has no authentication of
+    /// its own, and costs a silo at rest about 75 MiB of memory and a third of its CPU (a profiler
+    /// on every grain call and a metrics collection every second; BENCHMARKS.md, footprint).</summary>
+    public bool Dashboard { get; set; }
 
     /// <summary>Cluster profile: failure detection ("Orchestrator:Membership:*").</summary>
     public MembershipSettings Membership { get; set; } = new();
@@ -137,24 +119,16 @@ public sealed class MembershipSettings
     public TimeSpan MaxJoinAttemptTime { get; set; } = TimeSpan.FromMinutes(2);
 }
 
-public sealed class SiloSettingsValidator : IValidateOptions<SiloSettings>
+public sealed class SiloSettingsValidator(ClusterSettings cluster)
 {
-    public ValidateOptionsResult Validate(string? name, SiloSettings s)
+    public ValidateOptionsResult Validate(SiloSettings s)
     {
         var problems = new List<string>();
-        if (s.Profile is not ("embedded" or "cluster"))
-        {
-            problems.Add($"Orchestrator:Profile \"{s.Profile}\" must be \"embedded\" or \"cluster\".");
-        }
         if (string.IsNullOrWhiteSpace(s.DataDirectory))
         {
             problems.Add("Orchestrator:DataDirectory must name a directory, e.g. /var/lib/orchestrator.");
         }
-        if (string.IsNullOrWhiteSpace(s.ClusterId) || string.IsNullOrWhiteSpace(s.ServiceId))
-        {
-            problems.Add("Orchestrator:ClusterId and Orchestrator:ServiceId must not be empty.");
-        }
-        if (s.SiloPort is < 1 or > 65535 || s.GatewayPort is < 1 or > 65535 || s.SiloPort == s.GatewayPort)
+        if (s.SiloPort is < 1 or > 65535 || s.SiloPort == cluster.GatewayPort)
         {
             problems.Add("Orchestrator:SiloPort and Orchestrator:GatewayPort must be two different ports between 1 and 65535.");
         }
@@ -162,7 +136,7 @@ public sealed class SiloSettingsValidator : IValidateOptions<SiloSettings>
         {
             problems.Add("Orchestrator:MinimumReminderPeriod must not be negative.");
         }
-        if (s.Profile == "cluster")
+        if (cluster.IsCluster)
         {
             ValidateCluster(s, problems);
         }
@@ -171,10 +145,6 @@ public sealed class SiloSettingsValidator : IValidateOptions<SiloSettings>
 
     private static void ValidateCluster(SiloSettings s, List<string> problems)
     {
-        if (string.IsNullOrWhiteSpace(s.Redis))
-        {
-            problems.Add("Orchestrator:Redis must be set for the cluster profile, e.g. redis:6379.");
-        }
         if (string.IsNullOrWhiteSpace(s.Postgres))
         {
             problems.Add("Orchestrator:Postgres must be set for the cluster profile, e.g. Host=db;Database=orchestrator;Username=orchestrator;Password=...");

@@ -7,6 +7,7 @@ var benchmarks = new Dictionary<string, Func<string[], Task<int>>>(StringCompare
     ["pod-start"] = args => OperatingSystem.IsLinux() ? PodStartBenchmark.RunAsync(args) : Task.FromResult(1),
     ["proxy"] = args => OperatingSystem.IsLinux() ? ProxyBenchmark.RunAsync(args) : Task.FromResult(1),
     ["failover"] = FailoverBenchmark.RunAsync,
+    ["footprint"] = FootprintBenchmark.RunAsync,
     ["healing"] = args => OperatingSystem.IsLinux() ? HealingBenchmark.RunAsync(args) : Task.FromResult(1),
 };
 

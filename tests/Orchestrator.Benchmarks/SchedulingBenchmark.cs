@@ -11,6 +11,7 @@ using Orchestrator.GrainInterfaces;
 using Orchestrator.NodeAgent;
 using Orchestrator.NodeAgent.Agent;
 using Orchestrator.NodeAgent.Runtime;
+using Orchestrator.Grains;
 using Orleans.Configuration;
 
 namespace Orchestrator.Benchmarks;
@@ -26,7 +27,11 @@ namespace Orchestrator.Benchmarks;
 /// Afterwards all pods are listed in pages of --page-size (500). No step waits forever: a watch
 /// that ends or falls behind (410) resumes and is counted, and a round that does not finish
 /// within --deadline-minutes (10) stops the benchmark with what it saw.
-/// Options: --nodes 1000 --pods 10000 --concurrency 64 --warmup 2000 --watchers 0, and any
+/// With --silos N (N > 1) the control plane is N silos of the cluster profile (Redis, PostgreSQL,
+/// started here), creates go to each silo in turn, and the run ends with where the pod grains
+/// (whose activations serve each pod's writes) live and each silo's CPU.
+/// Options: --nodes 1000 --pods 10000 --concurrency 64 --warmup 2000 --watchers 0 --idle-seconds 10
+/// (how long the idle cost of the nodes' heartbeats is measured), and any
 /// --Orchestrator:Key=Value setting for the silo (e.g. --Orchestrator:Dashboard=false).
 /// </summary>
 public static class SchedulingBenchmark
@@ -40,140 +45,138 @@ public static class SchedulingBenchmark
         var watchers = Option(args, "--watchers", 0);
         var pageSize = Option(args, "--page-size", 500);
         var deadline = TimeSpan.FromMinutes(Option(args, "--deadline-minutes", 10));
-        var data = Path.Combine(Path.GetTempPath(), $"orch-bench-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(data);
+        var idleSeconds = Option(args, "--idle-seconds", 10);
+        var siloCount = Option(args, "--silos", 1);
         // A /24 per node: the cluster CIDR must have room for every hollow node.
-        var silo = new SiloRunner(data, ["--Orchestrator:ClusterCidr=10.128.0.0/9", .. args.Where(a => a.StartsWith("--Orchestrator:", StringComparison.Ordinal))]);
-        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = concurrency + 4 }) { BaseAddress = new Uri($"http://127.0.0.1:{silo.HttpPort}"), Timeout = TimeSpan.FromMinutes(5) };
+        List<string> settings = ["--Orchestrator:ClusterCidr=10.128.0.0/9", .. args.Where(a => a.StartsWith("--Orchestrator:", StringComparison.Ordinal))];
+        await using var plane = siloCount > 1
+            ? await ControlPlane.ClusterAsync(siloCount, settings, concurrency + 4)
+            : await ControlPlane.EmbeddedAsync(settings, concurrency + 4);
+        // Creates go to every silo in turn; the watch, the lists and the warm-up to the first.
+        var http = plane.Silos[0].Api;
+        Console.WriteLine($"control plane: {plane.Description}; starting {nodes} hollow nodes");
+        var client = plane.Client;
+
+        var options = new NodeAgentOptions { Runtime = "fake", Cpu = "32", Memory = "128Gi", MaxPods = 110, NodeIP = "127.0.0.1", HeartbeatInterval = TimeSpan.FromSeconds(1) };
+        var names = Enumerable.Range(0, nodes).Select(i => $"hollow-{i}").ToList();
+        var sw = Stopwatch.StartNew();
+        await using var group = new NodeAgentGroup(names, options, client, _ => new FakeRuntime(TimeProvider.System), TimeProvider.System, NullLogger.Instance);
+        await group.StartAsync(CancellationToken.None);
+        while ((await client.GetGrain<ISchedulerGrain>(SchedulerGrainKeys.Default).GetStatsAsync()).Nodes < nodes)
+        {
+            await Task.Delay(100);
+        }
+        Console.WriteLine($"{nodes} nodes registered in {sw.Elapsed.TotalSeconds:F1} s");
+
+        // The cost of a cluster doing nothing but keep its nodes alive (heartbeats, leases).
+        // Measured after one lease period, so that registration's own work has settled.
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        var idleStart = plane.CpuTime();
+        var idleClock = Stopwatch.StartNew();
+        await Task.Delay(TimeSpan.FromSeconds(idleSeconds));
+        var idleCores = (plane.CpuTime() - idleStart).TotalSeconds / idleClock.Elapsed.TotalSeconds;
+
+        if (warmup > 0)
+        {
+            var sw2 = Stopwatch.StartNew();
+            await RoundAsync(http, "warmup", warmup, concurrency, new Stopwatch());
+            Console.WriteLine($"warm-up: {warmup} pods created and running in {sw2.Elapsed.TotalSeconds:F1} s");
+        }
+        await http.PostAsync("/api/v1/namespaces", Json("""{"metadata":{"name":"bench"}}"""));
+        var created = new ConcurrentDictionary<string, double>();
+        var bound = new ConcurrentDictionary<string, double>();
+        var running = new ConcurrentDictionary<string, double>();
+        var clock = Stopwatch.StartNew();
+        using var watchCts = new CancellationTokenSource();
+        var allRunning = new TaskCompletionSource();
+        var watch = Task.Run(() => WatchAsync(http, "bench", clock, bound, running, pods, allRunning, watchCts.Token));
+        var extraWatchers = Enumerable.Range(0, watchers).Select(_ => new ExtraWatcher()).ToList();
+        using var watchersHttp = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = watchers + 1 }) { BaseAddress = http.BaseAddress, Timeout = Timeout.InfiniteTimeSpan };
+        var extraTasks = extraWatchers.Select(w => Task.Run(() => w.RunAsync(watchersHttp, watchCts.Token))).ToList();
+
+        var siloCpuBefore = plane.CpuTimes();
+        var ownCpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        var createStart = clock.Elapsed.TotalMilliseconds;
+        await Parallel.ForEachAsync(Enumerable.Range(0, pods), new ParallelOptions { MaxDegreeOfParallelism = concurrency }, async (i, ct) =>
+        {
+            var name = $"p-{i}";
+            var body = "{\"metadata\":{\"name\":\"" + name + "\"}," + PodSpec;
+            created[name] = clock.Elapsed.TotalMilliseconds;
+            var response = await plane.Silos[i % plane.Silos.Count].Api.PostAsync("/api/v1/namespaces/bench/pods", Json(body), ct);
+            if (!response.IsSuccessStatusCode)
+            {
+                throw new InvalidOperationException($"create {name}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(ct)}");
+            }
+        });
+        var createEnd = clock.Elapsed.TotalMilliseconds;
         try
         {
-            await silo.WaitReadyAsync(http);
-            Console.WriteLine($"silo ready (pid {silo.Pid}, {SiloRunner.Configuration} build, log {silo.LogPath}); starting {nodes} hollow nodes");
-
-            var builder = Host.CreateApplicationBuilder();
-            builder.Logging.ClearProviders();
-            builder.UseOrleansClient(c =>
-            {
-                c.UseLocalhostClustering(silo.GatewayPort, "orchestrator", silo.ClusterId);
-                c.Configure<ClusterOptions>(o => o.ClusterId = silo.ClusterId);
-            });
-            using var host = builder.Build();
-            await host.StartAsync();
-            var client = host.Services.GetRequiredService<IClusterClient>();
-
-            var options = new NodeAgentOptions { Runtime = "fake", Cpu = "32", Memory = "128Gi", MaxPods = 110, NodeIP = "127.0.0.1", HeartbeatInterval = TimeSpan.FromSeconds(1) };
-            var names = Enumerable.Range(0, nodes).Select(i => $"hollow-{i}").ToList();
-            var sw = Stopwatch.StartNew();
-            await using var group = new NodeAgentGroup(names, options, client, _ => new FakeRuntime(TimeProvider.System), TimeProvider.System, NullLogger.Instance);
-            await group.StartAsync(CancellationToken.None);
-            while ((await client.GetGrain<ISchedulerGrain>(SchedulerGrainKeys.Default).GetStatsAsync()).Nodes < nodes)
-            {
-                await Task.Delay(100);
-            }
-            Console.WriteLine($"{nodes} nodes registered in {sw.Elapsed.TotalSeconds:F1} s");
-
-            // The cost of a cluster doing nothing but keep its nodes alive (heartbeats, leases).
-            var idleStart = silo.CpuTime();
-            var idleClock = Stopwatch.StartNew();
-            await Task.Delay(TimeSpan.FromSeconds(5));
-            var idleCores = (silo.CpuTime() - idleStart).TotalSeconds / idleClock.Elapsed.TotalSeconds;
-
-            if (warmup > 0)
-            {
-                var sw2 = Stopwatch.StartNew();
-                await RoundAsync(http, "warmup", warmup, concurrency, new Stopwatch());
-                Console.WriteLine($"warm-up: {warmup} pods created and running in {sw2.Elapsed.TotalSeconds:F1} s");
-            }
-            await http.PostAsync("/api/v1/namespaces", Json("""{"metadata":{"name":"bench"}}"""));
-            var created = new ConcurrentDictionary<string, double>();
-            var bound = new ConcurrentDictionary<string, double>();
-            var running = new ConcurrentDictionary<string, double>();
-            var clock = Stopwatch.StartNew();
-            using var watchCts = new CancellationTokenSource();
-            var allRunning = new TaskCompletionSource();
-            var watch = Task.Run(() => WatchAsync(http, "bench", clock, bound, running, pods, allRunning, watchCts.Token));
-            var extraWatchers = Enumerable.Range(0, watchers).Select(_ => new ExtraWatcher()).ToList();
-            using var watchersHttp = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = watchers + 1 }) { BaseAddress = http.BaseAddress, Timeout = Timeout.InfiniteTimeSpan };
-            var extraTasks = extraWatchers.Select(w => Task.Run(() => w.RunAsync(watchersHttp, watchCts.Token))).ToList();
-
-            var siloCpuBefore = silo.CpuTime();
-            var ownCpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
-            var createStart = clock.Elapsed.TotalMilliseconds;
-            await Parallel.ForEachAsync(Enumerable.Range(0, pods), new ParallelOptions { MaxDegreeOfParallelism = concurrency }, async (i, ct) =>
-            {
-                var name = $"p-{i}";
-                var body = "{\"metadata\":{\"name\":\"" + name + "\"}," + PodSpec;
-                created[name] = clock.Elapsed.TotalMilliseconds;
-                var response = await http.PostAsync("/api/v1/namespaces/bench/pods", Json(body), ct);
-                if (!response.IsSuccessStatusCode)
-                {
-                    throw new InvalidOperationException($"create {name}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(ct)}");
-                }
-            });
-            var createEnd = clock.Elapsed.TotalMilliseconds;
-            try
-            {
-                await allRunning.Task.WaitAsync(deadline);
-            }
-            catch (TimeoutException)
-            {
-                Console.WriteLine($"NOT FINISHED: after {deadline.TotalMinutes} min {running.Count} of {pods} pods were seen Running ({bound.Count} bound); stopping");
-                await watchCts.CancelAsync();
-                return 1;
-            }
-            var siloCpu = silo.CpuTime() - siloCpuBefore;
-            var ownCpu = Process.GetCurrentProcess().TotalProcessorTime - ownCpuBefore;
-            await watchCts.CancelAsync();
-
-            var latencies = running.Select(kv => kv.Value - created[kv.Key]).ToList();
-            var bindTimes = bound.Values.OrderBy(v => v).ToList();
-            var bindWindow = (bindTimes[^1] - bindTimes[0]) / 1000.0;
-            Console.WriteLine();
-            Console.WriteLine($"hollow nodes                    {nodes}");
-            Console.WriteLine($"pods                            {pods} (created through the HTTP API, {concurrency} at a time)");
-            Console.WriteLine($"create rate                     {pods / ((createEnd - createStart) / 1000.0):F0} pods/s");
-            Console.WriteLine($"scheduling throughput           {pods / Math.Max(bindWindow, 0.001):F0} pods bound/s (first to last bind: {bindWindow:F2} s)");
-            Console.WriteLine($"create to Running p50           {Stats.Median(latencies):F0} ms");
-            Console.WriteLine($"create to Running p99           {Stats.Percentile(latencies, 99):F0} ms");
-            Console.WriteLine($"all {pods} Running after        {(running.Values.Max() - createStart) / 1000.0:F2} s from the first create");
-            Console.WriteLine($"silo peak memory (VmHWM)        {silo.PeakMemoryMiB():F0} MiB");
-            // CPU per pod is steadier than rates on a shared machine: it barely moves with load.
-            Console.WriteLine($"silo CPU per pod                {siloCpu.TotalMilliseconds / pods:F2} ms ({siloCpu.TotalSeconds:F1} s in all)");
-            Console.WriteLine($"client + hollow nodes CPU/pod   {ownCpu.TotalMilliseconds / pods:F2} ms");
-            Console.WriteLine($"silo CPU idle with {nodes} nodes   {idleCores:F2} cores (heartbeats and leases alone)");
-            Console.WriteLine($"watch restarts (main watch)     {s_restarts} ended streams, {s_gone} fell behind (410)");
-            if (watchers > 0)
-            {
-                var delays = extraWatchers.SelectMany(w => w.Delays).ToList();
-                Console.WriteLine($"{watchers} extra watchers of all pods  {delays.Count} events; delay p50 {Stats.Median(delays):F0} ms, p99 {Stats.Percentile(delays, 99):F0} ms; "
-                    + $"{extraWatchers.Sum(w => w.Gone)} fell behind (410), {extraWatchers.Sum(w => w.Restarts)} streams ended");
-            }
-            var pages = await ListInPagesAsync(http, pageSize);
-            Console.WriteLine($"LIST all pods, pages of {pageSize}   {pages.Items} pods in {pages.Times.Count} pages; per page p50 {Stats.Median(pages.Times):F1} ms, p99 {Stats.Percentile(pages.Times, 99):F1} ms");
-            try
-            {
-                await watch;
-            }
-            catch (OperationCanceledException)
-            {
-            }
-            try
-            {
-                await Task.WhenAll(extraTasks);
-            }
-            catch (OperationCanceledException)
-            {
-            }
-            // The nodes stop before the client they call through.
-            await group.DisposeAsync();
-            await host.StopAsync();
-            return 0;
+            await allRunning.Task.WaitAsync(deadline);
         }
-        finally
+        catch (TimeoutException)
         {
-            silo.Dispose();
-            Directory.Delete(data, recursive: true);
+            Console.WriteLine($"NOT FINISHED: after {deadline.TotalMinutes} min {running.Count} of {pods} pods were seen Running ({bound.Count} bound); stopping");
+            await watchCts.CancelAsync();
+            return 1;
         }
+        var siloCpus = plane.CpuTimes().Zip(siloCpuBefore, (after, before) => after - before).ToList();
+        var siloCpu = siloCpus.Aggregate(TimeSpan.Zero, (a, b) => a + b);
+        var ownCpu = Process.GetCurrentProcess().TotalProcessorTime - ownCpuBefore;
+        await watchCts.CancelAsync();
+
+        var latencies = running.Select(kv => kv.Value - created[kv.Key]).ToList();
+        var bindTimes = bound.Values.OrderBy(v => v).ToList();
+        var bindWindow = (bindTimes[^1] - bindTimes[0]) / 1000.0;
+        Console.WriteLine();
+        Console.WriteLine($"hollow nodes                    {nodes}");
+        Console.WriteLine($"pods                            {pods} (created through the HTTP API, {concurrency} at a time)");
+        Console.WriteLine($"create rate                     {pods / ((createEnd - createStart) / 1000.0):F0} pods/s");
+        Console.WriteLine($"scheduling throughput           {pods / Math.Max(bindWindow, 0.001):F0} pods bound/s (first to last bind: {bindWindow:F2} s)");
+        Console.WriteLine($"create to Running p50           {Stats.Median(latencies):F0} ms");
+        Console.WriteLine($"create to Running p99           {Stats.Percentile(latencies, 99):F0} ms");
+        Console.WriteLine($"all {pods} Running after        {(running.Values.Max() - createStart) / 1000.0:F2} s from the first create");
+        Console.WriteLine($"silo peak memory (VmHWM)        {string.Join(", ", plane.PeakMemoryMiB().Select(m => $"{m:F0}"))} MiB");
+        // CPU per pod is steadier than rates on a shared machine: it barely moves with load.
+        Console.WriteLine($"silo CPU per pod                {siloCpu.TotalMilliseconds / pods:F2} ms ({siloCpu.TotalSeconds:F1} s in all)");
+        Console.WriteLine($"client + hollow nodes CPU/pod   {ownCpu.TotalMilliseconds / pods:F2} ms");
+        Console.WriteLine($"silo CPU idle with {nodes} nodes   {idleCores:F2} cores (heartbeats and leases alone)");
+        if (plane.Silos.Count > 1)
+        {
+            // A pod's writes are served by its grain's activation: where the pod grains live
+            // is where the writes went.
+            var podGrains = await plane.ActivationsAsync("PodGrain");
+            var nodeGrains = await plane.ActivationsAsync("NodeGrain");
+            for (var s = 0; s < plane.Silos.Count; s++)
+            {
+                Console.WriteLine($"  {plane.Silos[s].Name}: {podGrains[s]} pod grains, {nodeGrains[s]} node grains, {siloCpus[s].TotalSeconds:F1} s CPU in the burst");
+            }
+        }
+        Console.WriteLine($"watch restarts (main watch)     {s_restarts} ended streams, {s_gone} fell behind (410)");
+        if (watchers > 0)
+        {
+            var delays = extraWatchers.SelectMany(w => w.Delays).ToList();
+            Console.WriteLine($"{watchers} extra watchers of all pods  {delays.Count} events; delay p50 {Stats.Median(delays):F0} ms, p99 {Stats.Percentile(delays, 99):F0} ms; "
+                + $"{extraWatchers.Sum(w => w.Gone)} fell behind (410), {extraWatchers.Sum(w => w.Restarts)} streams ended");
+        }
+        var pages = await ListInPagesAsync(http, pageSize);
+        Console.WriteLine($"LIST all pods, pages of {pageSize}   {pages.Items} pods in {pages.Times.Count} pages; per page p50 {Stats.Median(pages.Times):F1} ms, p99 {Stats.Percentile(pages.Times, 99):F1} ms");
+        try
+        {
+            await watch;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        try
+        {
+            await Task.WhenAll(extraTasks);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        // The nodes stop before the client they call through.
+        await group.DisposeAsync();
+        return 0;
     }
 
     /// <summary>Creates <paramref name="count"/> pods in a namespace of their own and waits until all run.</summary>

@@ -1,5 +1,6 @@
 using System.Text;
 using Orchestrator.GrainInterfaces;
+using Orchestrator.NodeProtocol;
 
 namespace Orchestrator.NodeAgent.Runtime.Containerd;
 

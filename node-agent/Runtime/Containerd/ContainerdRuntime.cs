@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Orchestrator.GrainInterfaces;
 using Orchestrator.Model;
 using Orchestrator.NodeAgent.Agent;
+using Orchestrator.NodeProtocol;
 
 namespace Orchestrator.NodeAgent.Runtime.Containerd;
 

@@ -2,6 +2,7 @@ using System.Reflection;
 using Orchestrator.GrainInterfaces;
 using Orchestrator.Grains.Hosting;
 using Orchestrator.Model;
+using Orchestrator.Grains;
 using Orleans.Runtime;
 using Orleans.Serialization.Invocation;
 

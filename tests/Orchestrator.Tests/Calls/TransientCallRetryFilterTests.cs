@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Orchestrator.Calls;
 using Orchestrator.GrainInterfaces;
+using Orchestrator.Grains;
 using Orleans.Runtime;
 using Orleans.Serialization.Invocation;
 

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Orchestrator.NodeAgent.Hosting;
+using Orchestrator.Client.Hosting;
 using Orchestrator.Tests.Infrastructure;
 using Orchestrator.Tests.Infrastructure.Processes;
 
@@ -99,6 +99,10 @@ public sealed class ClientConnectTests(ClusterStoresFixture stores)
         builder.Logging.SetMinimumLevel(LogLevel.Critical);
         builder.AddOrchestratorClient();
         using var host = builder.Build();
-        return await Assert.ThrowsAsync<ControlPlaneUnreachableException>(() => host.StartAsync().WaitAsync(GiveUpDeadline));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var error = await Assert.ThrowsAsync<ControlPlaneUnreachableException>(() => host.StartAsync().WaitAsync(GiveUpDeadline));
+        // Within the 2 s connect timeout, plus at most one connect attempt (2 s) and a margin.
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"gave up after {clock.Elapsed.TotalSeconds:0.#} s with a 2 s connect timeout");
+        return error;
     }
 }

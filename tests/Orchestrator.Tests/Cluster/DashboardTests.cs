@@ -6,7 +6,7 @@ using static Orchestrator.Tests.Cluster.ClusterTestSupport;
 
 namespace Orchestrator.Tests.Cluster;
 
-/// <summary>Every silo of a cluster serves the admin dashboard, and each one shows the whole
+/// <summary>With the Orleans dashboard turned on, every silo of a cluster serves it, and each one shows the whole
 /// cluster: its page, and counters that count every silo and the grains of the control plane.</summary>
 [Collection(ClusterCollection.Name)]
 public sealed class DashboardTests(ClusterStoresFixture stores, ITestOutputHelper output)
@@ -14,7 +14,7 @@ public sealed class DashboardTests(ClusterStoresFixture stores, ITestOutputHelpe
     [Fact]
     public async Task EverySiloServesADashboardOfTheWholeCluster()
     {
-        await using var cluster = await stores.StartClusterAsync(3, output);
+        await using var cluster = await stores.StartClusterAsync(3, output, ["--Orchestrator:Dashboard=true"]);
         await RunAsync(cluster, output, async () =>
         {
             await CreateEventuallyAsync(Api(cluster.Silos[0]), "/api/v1/namespaces/default/services", ClusterIpService("seen"));

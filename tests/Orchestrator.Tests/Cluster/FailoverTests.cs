@@ -4,6 +4,7 @@ using Orchestrator.GrainInterfaces;
 using Orchestrator.Model;
 using Orchestrator.Tests.Infrastructure;
 using Orchestrator.Tests.Infrastructure.Processes;
+using Orchestrator.Grains;
 using Xunit.Abstractions;
 using static Orchestrator.Tests.Cluster.ClusterTestSupport;
 

@@ -7,6 +7,7 @@ using Orchestrator.NodeAgent.Agent;
 using Orchestrator.Serialization;
 using Orchestrator.Tests.Infrastructure;
 using Orchestrator.Tests.Infrastructure.Processes;
+using Orchestrator.Grains;
 using Xunit.Abstractions;
 using static Orchestrator.Tests.Cluster.ClusterTestSupport;
 
@@ -48,7 +49,7 @@ public sealed class SingletonTests(ClusterStoresFixture stores, ITestOutputHelpe
                     running.Add(Task.Run(async () =>
                     {
                         // A registration in flight to a silo that dies fails (at worst after the
-                        // client's response timeout, see ClusterClientSettings); the agent tries again.
+                        // client's response timeout, see OrchestratorClientOptions); the agent tries again.
                         while (!stop.IsCancellationRequested)
                         {
                             try

@@ -5,6 +5,7 @@ using Orchestrator.Grains;
 using Orchestrator.Grains.Events;
 using Orchestrator.Grains.Index;
 using Orchestrator.Model;
+using Orchestrator.NodeProtocol;
 using Orchestrator.Tests.Infrastructure;
 
 namespace Orchestrator.Tests.ControlPlane;
@@ -34,7 +35,8 @@ public sealed class FakeClockControllerTests(FakeClockFixture fx)
         // The agent's calls, made by the test: register, then one heartbeat, then silence. The
         // node carries a NoExecute taint of the test's own that only probe pods do not tolerate
         // (see SyncPassAsync).
-        var node = fx.Grains.GetGrain<INodeGrain>(name);
+        var node = fx.Grains.GetGrain<INodeLeaseGrain>(name);
+        var controller = fx.Grains.GetGrain<INodeGrain>(name).AsReference<IReconciler>();
         await node.RegisterAsync(new NodeRegistration
         {
             Name = name,
@@ -60,7 +62,7 @@ public sealed class FakeClockControllerTests(FakeClockFixture fx)
             await SyncPassAsync();
             Assert.Equal(ConditionStatus.True, (await Api.GetAsync<Node>($"/api/v1/nodes/{name}")).ReadyCondition()!.Status);
             fx.Clock.Advance(2 * Second);
-            await node.PokeAsync();
+            await controller.PokeAsync();
             var lapsed = lastHeartbeat + FakeClockFixture.NodeLease + Second;
             var unreachable = await Eventually.Until(async () => await Api.GetAsync<Node>($"/api/v1/nodes/{name}") is { } n
                 && n.Spec.Taints?.FirstOrDefault(t => t.Key == NodeTaints.Unreachable) is not null ? n : null, "the unreachable taint");
@@ -76,7 +78,7 @@ public sealed class FakeClockControllerTests(FakeClockFixture fx)
             await SyncPassAsync();
             Assert.All(await PodsAsync(ns, "a-", "b-"), p => Assert.True(p.IsActive(), $"{p.Metadata.Name} evicted early"));
             fx.Clock.Advance(2 * Second);
-            await node.PokeAsync();
+            await controller.PokeAsync();
             var pods = await Eventually.Until(async () => await PodsAsync(ns, "a-", "b-") is { } l && l.Single(p => p.Metadata.Name == "b-default").Status is { Phase: PodPhase.Failed } ? l : null,
                 "b-default to be evicted");
             Assert.Equal("NodeLost", pods.Single(p => p.Metadata.Name == "b-default").Status!.Reason);
@@ -87,7 +89,7 @@ public sealed class FakeClockControllerTests(FakeClockFixture fx)
             await SyncPassAsync();
             Assert.True((await Api.GetAsync<Pod>($"/api/v1/namespaces/{ns}/pods/a-patient")).IsActive(), "a-patient evicted early");
             fx.Clock.Advance(2 * Second);
-            await node.PokeAsync();
+            await controller.PokeAsync();
             pods = await Eventually.Until(async () => await PodsAsync(ns, "a-", "b-") is { } l && l.Single(p => p.Metadata.Name == "a-patient").Status is { Phase: PodPhase.Failed } ? l : null,
                 "a-patient to be evicted");
             Assert.True(pods.Single(p => p.Metadata.Name == "a-forever").IsActive());
@@ -123,7 +125,7 @@ public sealed class FakeClockControllerTests(FakeClockFixture fx)
             await Api.CreateAsync($"/api/v1/namespaces/{ns}/pods", p with { Spec = p.Spec with { NodeName = name } });
             await Eventually.True(async () =>
             {
-                await node.PokeAsync();
+                await controller.PokeAsync();
                 return (await Api.GetAsync<Pod>($"/api/v1/namespaces/{ns}/pods/{probe}")).Status?.Phase == PodPhase.Failed;
             }, $"a pass of the node controller to evict {probe}");
         }
@@ -152,7 +154,7 @@ public sealed class FakeClockControllerTests(FakeClockFixture fx)
             && Conditions.Get(s.Conditions, "Progressing") is { Reason: "ReplicaSetUpdated" } ? x : null, "the rollout to start");
         var since = Conditions.Get(started.Status!.Conditions, "Progressing")!.LastUpdateTime;
         Assert.Equal(fx.Clock.GetUtcNow(), since);
-        var deployment = fx.Grains.GetGrain<IDeploymentGrain>(ResourceTypes.Deployment.Key(ns, "web"));
+        var deployment = fx.Grains.GetGrain<IDeploymentGrain>(ResourceTypes.Deployment.Key(ns, "web")).AsReference<IReconciler>();
 
         // A second short of the deadline it is still progressing. A spec change that is no
         // progress and no new rollout (the history limit) makes a pass at this instant, seen

@@ -10,6 +10,7 @@ using Orchestrator.Serialization;
 using Orchestrator.Tests.Infrastructure;
 using Orchestrator.Tests.Infrastructure.Processes;
 using Orchestrator.Tests.MultiNode;
+using Orchestrator.Grains;
 using Xunit.Abstractions;
 using static Orchestrator.Tests.Cluster.ClusterTestSupport;
 

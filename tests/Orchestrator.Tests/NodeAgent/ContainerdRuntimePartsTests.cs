@@ -7,6 +7,7 @@ using Orchestrator.NodeAgent;
 using Orchestrator.NodeAgent.Runtime;
 using Orchestrator.NodeAgent.Runtime.Containerd;
 using Orchestrator.Tests.Infrastructure;
+using Orchestrator.NodeProtocol;
 
 namespace Orchestrator.Tests.NodeAgent;
 

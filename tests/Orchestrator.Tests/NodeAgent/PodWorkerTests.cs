@@ -5,6 +5,7 @@ using Orchestrator.NodeAgent;
 using Orchestrator.NodeAgent.Agent;
 using Orchestrator.NodeAgent.Runtime;
 using Orchestrator.Tests.Infrastructure;
+using Orchestrator.NodeProtocol;
 
 namespace Orchestrator.Tests.NodeAgent;
 

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Orchestrator.NodeAgent.Hosting;
+using Orchestrator.Client.Hosting;
 
 namespace Orchestrator.Tests.Infrastructure.Processes;
 

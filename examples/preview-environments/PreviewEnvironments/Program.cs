@@ -1,0 +1,3 @@
+using PreviewEnvironments;
+
+PreviewApp.Build(args).Run();

@@ -1,7 +1,0 @@
-namespace Orchestrator.GrainInterfaces;
-
-/// <summary>Keys of the cluster-wide singleton grains.</summary>
-public static class SchedulerGrainKeys
-{
-    public const string Default = "default";
-}
