@@ -116,6 +116,21 @@ public static class SchedulingBenchmark
         catch (TimeoutException)
         {
             Console.WriteLine($"NOT FINISHED: after {deadline.TotalMinutes} min {running.Count} of {pods} pods were seen Running ({bound.Count} bound); stopping");
+            // What each silo's API says, against what the watch saw: a watch that missed events,
+            // or pods that never ran.
+            foreach (var silo in plane.Silos)
+            {
+                var list = JsonNode.Parse(await silo.Api.GetStringAsync("/api/v1/namespaces/bench/pods"))!;
+                var items = list["items"]!.AsArray();
+                var phases = items.GroupBy(p => p?["status"]?["phase"]?.GetValue<string>() ?? "(none)").Select(g => $"{g.Key} {g.Count()}");
+                var unseen = items.Where(p => p?["status"]?["phase"]?.GetValue<string>() == "Running" && !running.ContainsKey(p!["metadata"]!["name"]!.GetValue<string>())).Take(3)
+                    .Select(p => $"{p!["metadata"]!["name"]} rv {p["metadata"]!["resourceVersion"]}");
+                Console.WriteLine($"  LIST through {silo.Name} at rv {list["metadata"]?["resourceVersion"]}: {string.Join(", ", phases)}; Running but not seen by the watch, e.g.: {string.Join("; ", unseen)}");
+                if (items.FirstOrDefault(p => p?["status"]?["phase"]?.GetValue<string>() is not ("Running" or "Pending")) is { } odd)
+                {
+                    Console.WriteLine($"  e.g. {odd["metadata"]!["name"]} on {odd["spec"]?["nodeName"]}: {odd["status"]!.ToJsonString()}");
+                }
+            }
             await watchCts.CancelAsync();
             return 1;
         }
