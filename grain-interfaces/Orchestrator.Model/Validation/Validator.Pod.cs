@@ -97,14 +97,7 @@ public static partial class Validator
         }
         else
         {
-            foreach (var msg in Names.Dns1123Label(v.Name))
-            {
-                e.Invalid($"{path}.name", v.Name, msg);
-            }
-            if (!names.Add(v.Name))
-            {
-                e.Duplicate($"{path}.name", v.Name);
-            }
+            SiblingName(v.Name, $"{path}.name", names, e);
         }
         var sources = (v.EmptyDir is null ? 0 : 1) + (v.HostPath is null ? 0 : 1);
         if (sources == 0)
@@ -156,14 +149,7 @@ public static partial class Validator
         }
         else
         {
-            foreach (var msg in Names.Dns1123Label(c.Name))
-            {
-                e.Invalid($"{path}.name", c.Name, msg);
-            }
-            if (!names.Add(c.Name))
-            {
-                e.Duplicate($"{path}.name", c.Name);
-            }
+            SiblingName(c.Name, $"{path}.name", names, e);
         }
         if (string.IsNullOrWhiteSpace(c.Image))
         {

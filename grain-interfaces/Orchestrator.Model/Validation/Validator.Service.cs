@@ -53,14 +53,7 @@ public static partial class Validator
                 }
                 else
                 {
-                    foreach (var msg in Names.Dns1123Label(p.Name))
-                    {
-                        e.Invalid($"{pp}.name", p.Name, msg);
-                    }
-                    if (!names.Add(p.Name))
-                    {
-                        e.Duplicate($"{pp}.name", p.Name);
-                    }
+                    SiblingName(p.Name, $"{pp}.name", names, e);
                 }
                 if (!Names.IsValidPortNumber(p.Port))
                 {

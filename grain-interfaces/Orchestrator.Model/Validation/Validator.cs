@@ -140,6 +140,20 @@ public static partial class Validator
         }
     }
 
+    /// <summary>The name of one of several siblings (a pod's containers or volumes, a service's
+    /// ports): a DNS-1123 label, used once among them.</summary>
+    private static void SiblingName(string name, string path, HashSet<string> seen, FieldErrors e)
+    {
+        foreach (var msg in Names.Dns1123Label(name))
+        {
+            e.Invalid(path, name, msg);
+        }
+        if (!seen.Add(name))
+        {
+            e.Duplicate(path, name);
+        }
+    }
+
     private static IReadOnlyList<string> NameRules(ResourceType type, string name)
     {
         if (type == ResourceTypes.Namespace)
