@@ -1,7 +1,4 @@
-using System.Net;
-using System.Net.Sockets;
 using Orchestrator.Model;
-using Orchestrator.Selectors;
 
 namespace Orchestrator.Validation;
 

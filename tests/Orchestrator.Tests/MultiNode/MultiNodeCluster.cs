@@ -316,9 +316,23 @@ public sealed class MultiNodeCluster : IAsyncDisposable
     /// <summary>The node's nat table as iptables-save prints it.</summary>
     public Task<string> IptablesSaveAsync(ClusterNode node) => NodeExecAsync(node, "iptables-save", "-t", "nat");
 
-    /// <summary>Runs a command in a container of the node (ctr tasks exec); its output.</summary>
-    public Task<string> ContainerExecAsync(ClusterNode node, string containerId, params string[] command) =>
-        Containerd.CtrAsync(node.Options.ContainerdNamespace, ["tasks", "exec", "--exec-id", $"t{Guid.NewGuid():N}"[..12], containerId, .. command]);
+    /// <summary>Runs a command in a container of the node (ctr tasks exec); its output. runc
+    /// sometimes fails to start an exec on a loaded machine ("OCI runtime exec failed: ... error
+    /// executing setns process: signal: broken pipe"): the command never ran, so it is started
+    /// again, at most twice more.</summary>
+    public async Task<string> ContainerExecAsync(ClusterNode node, string containerId, params string[] command)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await Containerd.CtrAsync(node.Options.ContainerdNamespace, ["tasks", "exec", "--exec-id", $"t{Guid.NewGuid():N}"[..12], containerId, .. command]);
+            }
+            catch (InvalidOperationException ex) when (attempt < 3 && ex.Message.Contains("OCI runtime exec failed", StringComparison.Ordinal))
+            {
+            }
+        }
+    }
 
     public ClusterNode NodeNamed(string name) => _nodes.Single(n => n.Name == name);
 
