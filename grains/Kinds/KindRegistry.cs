@@ -3,7 +3,8 @@ using Orchestrator.Model;
 
 namespace Orchestrator.Grains.Kinds;
 
-/// <summary>The kinds this control plane serves: one entry per kind, and nothing else lists them.</summary>
+/// <summary>The kinds this control plane serves: one entry per kind, and nothing else lists them.
+/// A kind comes after the kinds it owns (a namespace being deleted deletes them in reverse order).</summary>
 public static class KindRegistry
 {
     public static IReadOnlyList<IKind> All { get; } =

@@ -1,4 +1,5 @@
 using Orchestrator.GrainInterfaces;
+using Orchestrator.Grains.Kinds;
 using Orchestrator.Grains.Resources;
 using Orchestrator.Model;
 
@@ -17,15 +18,10 @@ public sealed class NamespaceGrain(
     /// <summary>Namespaces the system needs; Kubernetes refuses to delete them too.</summary>
     public static readonly string[] Protected = [WellKnown.DefaultNamespace, WellKnown.SystemNamespace, "kube-public"];
 
+    /// <summary>Every namespaced kind, owners first (the registry lists a kind after the kinds it
+    /// owns), so a workload is gone before its pods and does not replace them.</summary>
     private static readonly NamespacedKind[] Contents =
-    [
-        new NamespacedKind<Deployment>(),
-        new NamespacedKind<ReplicaSet>(),
-        new NamespacedKind<Service>(),
-        new NamespacedKind<Endpoints>(),
-        new NamespacedKind<Pod>(),
-        new NamespacedKind<Event>(),
-    ];
+        KindRegistry.All.Reverse().Where(k => k.Type.Namespaced).Select(k => k.Accept(NamespacedKind.Of)).ToArray();
 
     protected override async Task<DeleteResult<Namespace>> DeleteCoreAsync(Namespace current, DeleteOptions options)
     {
@@ -63,6 +59,13 @@ public sealed class NamespaceGrain(
 
     private abstract class NamespacedKind
     {
+        public static readonly IKindVisitor<NamespacedKind> Of = new Factory();
+
+        private sealed class Factory : IKindVisitor<NamespacedKind>
+        {
+            public NamespacedKind Visit<T>(Kind<T> kind) where T : class, IResource<T> => new NamespacedKind<T>();
+        }
+
         /// <summary>Asks every object of the kind in the namespace to go; returns how many remain.</summary>
         public abstract Task<int> DeleteAllAsync(IGrainFactory grains, string ns);
     }
