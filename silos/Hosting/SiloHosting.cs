@@ -3,6 +3,9 @@ using Microsoft.Extensions.Options;
 using Orchestrator.Calls;
 using Orchestrator.Client.Hosting;
 using Orchestrator.Grains.Hosting;
+using Orchestrator.Grains.Security;
+using Orchestrator.Grains.Storage.Credentials;
+using Orchestrator.Silo.Security;
 using Orchestrator.Grains.Storage;
 using Orchestrator.Grains.Storage.Postgres;
 using Orleans.Configuration;
@@ -35,6 +38,11 @@ public static class SiloHosting
             builder.WebHost.UseUrls(SiloSettings.DefaultUrl);
         }
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = Api.RequestBody.MaxDrainBytes);
+        ICredentialStore credentialStore = cluster.IsCluster
+            ? new PostgresCredentialStore(new PostgresStorageOptions { ConnectionString = settings.Postgres }.EffectiveConnectionString())
+            : new FileCredentialStore(Path.GetFullPath(settings.DataDirectory));
+        builder.AddApiSecurity(credentialStore, settings, settings.PostgresStartTimeout);
+        builder.Services.AddSingleton<IAuthorizer, MastersOnlyAuthorizer>();
 
         builder.UseOrleans(silo =>
         {

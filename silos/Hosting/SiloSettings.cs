@@ -18,8 +18,8 @@ namespace Orchestrator.Silo.Hosting;
 /// </remarks>
 public sealed class SiloSettings
 {
-    /// <summary>Where the embedded profile keeps its database. Default "data" under the working
-    /// directory. Not used by the cluster profile.</summary>
+    /// <summary>Where the embedded profile keeps its database and the cluster's credentials, and
+    /// where both profiles write the admin kubeconfig. Default "data" under the working directory.</summary>
     public string DataDirectory { get; set; } = "data";
 
     /// <summary>Port for silo-to-silo traffic. Default 11111. (The gateway port, profile, cluster
@@ -54,11 +54,14 @@ public sealed class SiloSettings
     /// on every grain call and a metrics collection every second; BENCHMARKS.md, footprint).</summary>
     public bool Dashboard { get; set; }
 
+    /// <summary>TLS and credentials of the API ("Orchestrator:Security:*").</summary>
+    public Security.SecuritySettings Security { get; set; } = new();
+
     /// <summary>Cluster profile: failure detection ("Orchestrator:Membership:*").</summary>
     public MembershipSettings Membership { get; set; } = new();
 
-    /// <summary>HTTP address of the API when neither --urls nor ASPNETCORE_URLS is given.</summary>
-    public const string DefaultUrl = "http://127.0.0.1:8080";
+    /// <summary>Address of the API (HTTPS only) when neither --urls nor ASPNETCORE_URLS is given.</summary>
+    public const string DefaultUrl = "https://127.0.0.1:8080";
 }
 
 /// <summary>

@@ -8,11 +8,18 @@ public static class Caller
 {
     private sealed record UserFeature(UserInfo User);
 
+    private sealed record ImpersonatorFeature(UserInfo User);
+
     private sealed record AttributesFeature(RequestAttributes Attributes);
 
     public static UserInfo User(this HttpContext http) => http.Features.Get<UserFeature>()?.User ?? UserInfo.Anonymous;
 
     public static void SetUser(this HttpContext http, UserInfo user) => http.Features.Set(new UserFeature(user));
+
+    /// <summary>Who authenticated, when the request acts as another user (impersonation); else null.</summary>
+    public static UserInfo? Impersonator(this HttpContext http) => http.Features.Get<ImpersonatorFeature>()?.User;
+
+    public static void SetImpersonator(this HttpContext http, UserInfo user) => http.Features.Set(new ImpersonatorFeature(user));
 
     /// <summary>The request's attributes as the authorizer saw them (null before authorization ran,
     /// or for a request that did not reach it).</summary>

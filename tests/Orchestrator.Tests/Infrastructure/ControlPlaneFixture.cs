@@ -6,6 +6,7 @@ using Orchestrator.NodeAgent.Agent;
 using Orchestrator.NodeAgent.Runtime;
 using Orchestrator.Silo.Hosting;
 using Orchestrator.Tests.Infrastructure.Logging;
+using Orchestrator.Tests.Infrastructure.Processes;
 
 namespace Orchestrator.Tests.Infrastructure;
 
@@ -52,6 +53,11 @@ public sealed class ControlPlaneFixture : IAsyncLifetime
 
     public string DataDirectory => _data.Path;
 
+    public string ApiAddress => $"https://127.0.0.1:{HttpPort}";
+
+    /// <summary>The admin kubeconfig the silo wrote (what kubectl and the tests' clients use).</summary>
+    public string KubeconfigPath => Path.Combine(_data.Path, "admin.kubeconfig");
+
     /// <summary>Settings that make controllers quick to retry in tests.</summary>
     public static IEnumerable<string> FastSettings =>
     [
@@ -67,7 +73,7 @@ public sealed class ControlPlaneFixture : IAsyncLifetime
     {
         string[] args =
         [
-            $"--urls=http://127.0.0.1:{HttpPort}",
+            $"--urls=https://127.0.0.1:{HttpPort}",
             $"--Orchestrator:DataDirectory={_data.Path}",
             $"--Orchestrator:SiloPort={Ports.Free()}",
             $"--Orchestrator:GatewayPort={GatewayPort}",
@@ -82,7 +88,7 @@ public sealed class ControlPlaneFixture : IAsyncLifetime
             _configureServices?.Invoke(services);
         });
         await _app.StartAsync();
-        Api = new ApiClient(new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{HttpPort}"), Timeout = TimeSpan.FromSeconds(60) });
+        Api = new ApiClient(Kubeconfig.AdminClient(ApiAddress, KubeconfigPath, TimeSpan.FromSeconds(60)));
         await Eventually.Until(() => Api.TryGetAsync<Namespace>("/api/v1/namespaces/default"), "the default namespace");
     }
 

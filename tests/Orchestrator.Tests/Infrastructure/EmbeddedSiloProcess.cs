@@ -15,7 +15,10 @@ public sealed class EmbeddedSiloProcess(string dataDirectory, params string[] ex
 
     public string ClusterId { get; } = $"proc-{Guid.NewGuid():N}";
 
-    public HttpClient NewHttpClient() => new() { BaseAddress = new Uri($"http://127.0.0.1:{HttpPort}"), Timeout = TimeSpan.FromSeconds(30) };
+    public string KubeconfigPath => Path.Combine(dataDirectory, "admin.kubeconfig");
+
+    /// <summary>A client of the API as the admin of the silo's kubeconfig.</summary>
+    public HttpClient NewHttpClient() => Kubeconfig.AdminClient($"https://127.0.0.1:{HttpPort}", KubeconfigPath, TimeSpan.FromSeconds(30));
 
     /// <summary>Starts the silo and waits until its API answers.</summary>
     public async Task StartAsync()
@@ -23,7 +26,7 @@ public sealed class EmbeddedSiloProcess(string dataDirectory, params string[] ex
         _process = ChildProcess.Start("dotnet",
         [
             Repository.SiloDll,
-            $"--urls=http://127.0.0.1:{HttpPort}",
+            $"--urls=https://127.0.0.1:{HttpPort}",
             $"--Orchestrator:DataDirectory={dataDirectory}",
             $"--Orchestrator:SiloPort={SiloPort}",
             $"--Orchestrator:GatewayPort={GatewayPort}",

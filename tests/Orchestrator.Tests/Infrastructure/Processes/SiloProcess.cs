@@ -10,17 +10,14 @@ namespace Orchestrator.Tests.Infrastructure.Processes;
 /// </summary>
 public sealed class SiloProcess : IAsyncDisposable
 {
-    private SiloProcess(ChildProcess process, int httpPort, int siloPort, int gatewayPort)
+    private SiloProcess(ChildProcess process, int httpPort, int siloPort, int gatewayPort, string kubeconfigPath)
     {
+        KubeconfigPath = kubeconfigPath;
         Process = process;
         HttpPort = httpPort;
         SiloPort = siloPort;
         GatewayPort = gatewayPort;
-        Http = new HttpClient(new SocketsHttpHandler { UseProxy = false })
-        {
-            BaseAddress = new Uri($"http://127.0.0.1:{httpPort}"),
-            Timeout = TimeSpan.FromSeconds(60),
-        };
+        Http = Kubeconfig.AdminClient($"https://127.0.0.1:{httpPort}", kubeconfigPath, TimeSpan.FromSeconds(60));
     }
 
     public ChildProcess Process { get; }
@@ -31,7 +28,11 @@ public sealed class SiloProcess : IAsyncDisposable
 
     public int GatewayPort { get; }
 
-    /// <summary>A client of this silo's HTTP API.</summary>
+    /// <summary>The admin kubeconfig this silo writes when its API starts (every silo of a
+    /// cluster has the same CA and admin token: they are stored in PostgreSQL).</summary>
+    public string KubeconfigPath { get; }
+
+    /// <summary>A client of this silo's HTTP API, as the admin.</summary>
     public HttpClient Http { get; }
 
     public string Name => $"silo :{SiloPort} (http :{HttpPort}, pid {Process.Pid})";
@@ -67,10 +68,12 @@ public sealed class SiloProcess : IAsyncDisposable
     public static SiloProcess Start(IEnumerable<string> settings, string logPath, (int Http, int Silo, int Gateway)? ports = null)
     {
         var (http, silo, gateway) = ports ?? (Ports.Free(), Ports.Free(), Ports.Free());
+        var kubeconfig = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(logPath))!, $"kubeconfig-{http}");
         string[] args =
         [
             AssemblyPath("silos", "Orchestrator.Silo"),
-            $"--urls=http://127.0.0.1:{http}",
+            $"--urls=https://127.0.0.1:{http}",
+            $"--Orchestrator:Security:Kubeconfig={kubeconfig}",
             "--Orchestrator:Profile=cluster",
             "--Orchestrator:AdvertisedIP=127.0.0.1",
             $"--Orchestrator:SiloPort={silo}",
@@ -78,7 +81,7 @@ public sealed class SiloProcess : IAsyncDisposable
             .. settings,
         ];
         var process = ChildProcess.Start("dotnet", args, logPath);
-        return new SiloProcess(process, http, silo, gateway);
+        return new SiloProcess(process, http, silo, gateway, kubeconfig);
     }
 
     /// <summary>Waits until the silo serves the API (its control plane bootstrap has run).</summary>

@@ -1,0 +1,129 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace Orchestrator.Grains.Security;
+
+/// <summary>
+/// The cluster CA: a self-signed ECDSA P-256 certificate made at first start (valid 10 years, as
+/// k3s' and kubeadm's CAs), which issues the API's serving certificates and client certificates,
+/// and checks that a client certificate is one of its own.
+/// </summary>
+public sealed class CertificateAuthority : IDisposable
+{
+    public static readonly TimeSpan CaLifetime = TimeSpan.FromDays(3650);
+
+    /// <summary>Serving and client certificates live one year, as Kubernetes' kubeadm issues them;
+    /// the silo renews its serving certificate well before (<see cref="RenewBefore"/>).</summary>
+    public static readonly TimeSpan LeafLifetime = TimeSpan.FromDays(365);
+
+    public static readonly TimeSpan RenewBefore = TimeSpan.FromDays(30);
+
+    private static readonly Oid ServerAuth = new("1.3.6.1.5.5.7.3.1");
+    private static readonly Oid ClientAuth = new("1.3.6.1.5.5.7.3.2");
+
+    private readonly ECDsa _key;
+
+    public CertificateAuthority(X509Certificate2 certificate, ECDsa key)
+    {
+        Certificate = certificate;
+        _key = key;
+    }
+
+    /// <summary>The CA certificate (public part).</summary>
+    public X509Certificate2 Certificate { get; }
+
+    public string CertificatePem => Certificate.ExportCertificatePem();
+
+    public string KeyPem => _key.ExportPkcs8PrivateKeyPem();
+
+    public static CertificateAuthority Create(string commonName, DateTimeOffset now)
+    {
+        var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest(new X500DistinguishedName($"CN={commonName}"), key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(certificateAuthority: true, hasPathLengthConstraint: false, pathLengthConstraint: 0, critical: true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign | X509KeyUsageFlags.DigitalSignature, critical: true));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, critical: false));
+        var certificate = request.CreateSelfSigned(now.AddMinutes(-5), now + CaLifetime);
+        return new CertificateAuthority(X509CertificateLoader.LoadCertificate(certificate.Export(X509ContentType.Cert)), key);
+    }
+
+    public static CertificateAuthority FromPem(string certificatePem, string keyPem)
+    {
+        var key = ECDsa.Create();
+        key.ImportFromPem(keyPem);
+        return new CertificateAuthority(X509Certificate2.CreateFromPem(certificatePem), key);
+    }
+
+    /// <summary>A serving certificate for the given DNS names and addresses.</summary>
+    public X509Certificate2 IssueServing(string commonName, IEnumerable<string> dnsNames, IEnumerable<IPAddress> addresses, DateTimeOffset now)
+    {
+        var sans = new SubjectAlternativeNameBuilder();
+        foreach (var name in dnsNames.Distinct(StringComparer.OrdinalIgnoreCase))
+        {
+            sans.AddDnsName(name);
+        }
+        foreach (var address in addresses.Distinct())
+        {
+            sans.AddIpAddress(address);
+        }
+        return Issue($"CN={commonName}", ServerAuth, now, sans.Build());
+    }
+
+    /// <summary>A client certificate: Kubernetes reads the user from CN and the groups from O.</summary>
+    public X509Certificate2 IssueClient(string user, IEnumerable<string> groups, DateTimeOffset now, TimeSpan? lifetime = null)
+    {
+        var subject = new X500DistinguishedNameBuilder();
+        foreach (var group in groups)
+        {
+            subject.AddOrganizationName(group);
+        }
+        subject.AddCommonName(user);
+        return Issue(subject.Build().Name, ClientAuth, now, extension: null, lifetime);
+    }
+
+    private X509Certificate2 Issue(string subject, Oid usage, DateTimeOffset now, X509Extension? extension, TimeSpan? lifetime = null)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, critical: true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, critical: true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([usage], critical: false));
+        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(Certificate, includeKeyIdentifier: true, includeIssuerAndSerial: false));
+        if (extension is not null)
+        {
+            request.CertificateExtensions.Add(extension);
+        }
+        var notAfter = now + (lifetime ?? LeafLifetime);
+        if (notAfter > Certificate.NotAfter)
+        {
+            notAfter = Certificate.NotAfter;
+        }
+        var serial = RandomNumberGenerator.GetBytes(16);
+        serial[0] &= 0x7f;
+        var generator = X509SignatureGenerator.CreateForECDsa(_key);
+        using var issued = request.Create(Certificate.SubjectName, generator, now.AddMinutes(-5), notAfter, serial);
+        // Kestrel and SslStream want the key inside the certificate, in a form they can export.
+        using var withKey = issued.CopyWithPrivateKey(key);
+        return X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null, X509KeyStorageFlags.Exportable);
+    }
+
+    /// <summary>Whether <paramref name="certificate"/> was issued by this CA for client
+    /// authentication and is valid now.</summary>
+    public bool IsClientCertificate(X509Certificate2 certificate, DateTimeOffset now)
+    {
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(Certificate);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        chain.ChainPolicy.VerificationTime = now.UtcDateTime;
+        chain.ChainPolicy.ApplicationPolicy.Add(ClientAuth);
+        return chain.Build(certificate) && chain.ChainElements[^1].Certificate.RawDataMemory.Span.SequenceEqual(Certificate.RawDataMemory.Span);
+    }
+
+    public void Dispose()
+    {
+        _key.Dispose();
+        Certificate.Dispose();
+    }
+}

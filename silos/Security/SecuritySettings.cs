@@ -1,0 +1,20 @@
+namespace Orchestrator.Silo.Security;
+
+/// <summary>TLS and credentials of the API ("Orchestrator:Security:*").</summary>
+public sealed class SecuritySettings
+{
+    /// <summary>More names and addresses for the serving certificate (a load balancer's name, a
+    /// public address), besides localhost, the host's names and addresses and the in-cluster names.</summary>
+    public List<string> ServingCertificateSans { get; set; } = [];
+
+    /// <summary>A certificate of your own to serve (PEM, with its chain), instead of one issued by
+    /// the cluster CA. Clients then trust its issuer rather than the cluster CA.</summary>
+    public string? CertificatePath { get; set; }
+
+    /// <summary>The private key of <see cref="CertificatePath"/> (PEM), if not in the same file.</summary>
+    public string? CertificateKeyPath { get; set; }
+
+    /// <summary>Where the admin kubeconfig is written at start (mode 0600). Default
+    /// "admin.kubeconfig" in the data directory.</summary>
+    public string? Kubeconfig { get; set; }
+}
