@@ -42,7 +42,6 @@ public static class SiloHosting
             ? new PostgresCredentialStore(new PostgresStorageOptions { ConnectionString = settings.Postgres }.EffectiveConnectionString())
             : new FileCredentialStore(Path.GetFullPath(settings.DataDirectory));
         var credentials = builder.AddApiSecurity(credentialStore, settings, settings.PostgresStartTimeout);
-        builder.Services.AddSingleton<IAuthorizer, MastersOnlyAuthorizer>();
 
         builder.UseOrleans(silo =>
         {

@@ -66,10 +66,3 @@ public static class SecurityHosting
             .AsTask().GetAwaiter().GetResult();
     }
 }
-
-/// <summary>Until RBAC is in place: only the admin (group system:masters) may act.</summary>
-public sealed class MastersOnlyAuthorizer : IAuthorizer
-{
-    public ValueTask<AuthorizationDecision> AuthorizeAsync(RequestAttributes request, CancellationToken cancellationToken = default) =>
-        ValueTask.FromResult(request.User.InGroup(SystemGroups.Masters) ? AuthorizationDecision.Allow() : AuthorizationDecision.Deny(""));
-}
