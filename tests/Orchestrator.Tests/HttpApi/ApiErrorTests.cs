@@ -120,8 +120,8 @@ public sealed class ApiErrorTests(ControlPlaneFixture cp)
     public async Task UnknownFieldsAre400AndNameTheField()
     {
         var ns = await cp.NewNamespaceAsync();
-        var status = await ApiClient.StatusAsync(await Api.PostYamlAsync($"/api/v1/namespaces/{ns}/pods", "metadata: {name: p}\nspec:\n  containers: [{name: c, image: i}]\n  hostNetwork: true\n"), 400);
-        Assert.Contains("unknown field \"spec.hostNetwork\"", status.Message, StringComparison.Ordinal);
+        var status = await ApiClient.StatusAsync(await Api.PostYamlAsync($"/api/v1/namespaces/{ns}/pods", "metadata: {name: p}\nspec:\n  containers: [{name: c, image: i}]\n  shareProcessNamespace: true\n"), 400);
+        Assert.Contains("unknown field \"spec.shareProcessNamespace\"", status.Message, StringComparison.Ordinal);
         await AssertNothingStoredAsync(ns);
     }
 
