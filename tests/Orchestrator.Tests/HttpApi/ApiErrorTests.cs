@@ -209,7 +209,8 @@ public sealed class ApiErrorTests(ControlPlaneFixture cp)
     [Fact]
     public async Task AHostPathOutsideTheAllowedRootsIs422()
     {
-        var ns = await cp.NewNamespaceAsync();
+        // Privileged: Pod Security's baseline would refuse any hostPath, allowed root or not.
+        var ns = await cp.NewNamespaceAsync(labels: new Dictionary<string, string> { [PodSecurityLabels.Enforce] = PodSecurityLabels.Privileged });
         var yaml = """
             metadata: {name: p}
             spec:
