@@ -1,4 +1,5 @@
 using Orchestrator.Silo.Api;
+using Orchestrator.Silo.Security;
 using Orleans.Dashboard;
 
 namespace Orchestrator.Silo.Hosting;
@@ -20,6 +21,7 @@ public static class SiloApp
         configureServices?.Invoke(builder.Services);
         var app = builder.Build();
         app.UseKubernetesErrors();
+        app.UseAuditLog();
         app.MapKubernetesApi();
         if ((app.Configuration.GetSection("Orchestrator").Get<SiloSettings>() ?? new SiloSettings()).Dashboard)
         {
