@@ -84,7 +84,8 @@ public sealed class PodSecurityOptions
     /// <summary>Level that only warns (HTTP Warning header). Default privileged (no warnings).</summary>
     public string DefaultWarn { get; set; } = PodSecurityLabels.Privileged;
 
-    /// <summary>Level recorded in the audit log's annotations. Default privileged.</summary>
+    /// <summary>Level whose violations an admitted write records in its audit event (annotation
+    /// pod-security.kubernetes.io/audit-violations). Default privileged.</summary>
     public string DefaultAudit { get; set; } = PodSecurityLabels.Privileged;
 
     /// <summary>Namespaces whose pods are never checked (Kubernetes' exemptions.namespaces):

@@ -343,6 +343,15 @@ public static class PodSecurityPolicy
     /// ..."): for a pod, the warn level; for a workload's pod template, the enforce level too, as
     /// a template is never refused (the controller's pods would be).
     /// </summary>
+    /// <summary>Kubernetes' audit mode: what the audit level would refuse, for the audit event's
+    /// pod-security.kubernetes.io/audit-violations annotation; null when nothing.</summary>
+    public static string? AuditViolations(string? nsName, Namespace? ns, PodSpec spec, PodSecurityOptions options)
+    {
+        var level = LevelFor(nsName, ns, PodSecurityLabels.Audit, options);
+        var violations = PodSecurity.Check(level.Level, spec);
+        return violations.Count == 0 ? null : $"would violate {PodSecurity.Summary(level, violations)}";
+    }
+
     public static IReadOnlyList<string> Warnings(string? nsName, Namespace? ns, PodSpec spec, bool template, PodSecurityOptions options)
     {
         var warnings = new List<string>();

@@ -34,6 +34,10 @@ public static class AdmissionWarnings
         {
             Add(http, warning);
         }
+        if (PodSecurityPolicy.AuditViolations(nsName, ns, spec, options) is { } violations)
+        {
+            Orchestrator.Silo.Security.AuditLog.Annotate(http, PodSecurityLabels.Audit + "-violations", violations);
+        }
     }
 
     /// <summary>RFC 7234 warn-code 299 ("miscellaneous persistent warning"), agent "-", the text

@@ -84,6 +84,21 @@ public static class AuditLog
         }
     }
 
+    private sealed record Annotations(Dictionary<string, string> Values);
+
+    /// <summary>Adds an annotation to this request's audit event (Kubernetes' audit annotations,
+    /// such as Pod Security's audit-violations).</summary>
+    public static void Annotate(HttpContext http, string key, string value)
+    {
+        var annotations = http.Features.Get<Annotations>();
+        if (annotations is null)
+        {
+            annotations = new Annotations(new Dictionary<string, string>(StringComparer.Ordinal));
+            http.Features.Set(annotations);
+        }
+        annotations.Values[key] = value;
+    }
+
     /// <summary>The verb of a request that never reached authorization, from its method alone
     /// (a GET may have been a list or a watch: "get" reads all the same).</summary>
     private static string VerbOf(string method) => method.ToUpperInvariant() switch
@@ -152,6 +167,15 @@ public static class AuditLog
             w.WriteEndObject();
             w.WriteString("requestReceivedTimestamp", Timestamp(received));
             w.WriteString("stageTimestamp", Timestamp(done));
+            if (http.Features.Get<Annotations>() is { Values.Count: > 0 } annotations)
+            {
+                w.WriteStartObject("annotations");
+                foreach (var (key, value) in annotations.Values)
+                {
+                    w.WriteString(key, value);
+                }
+                w.WriteEndObject();
+            }
             w.WriteEndObject();
         }
         return System.Text.Encoding.UTF8.GetString(buffer.ToArray());

@@ -86,6 +86,17 @@ public sealed class AuditLogTests(ControlPlaneFixture cp)
     }
 
     [Fact]
+    public async Task TheAuditLevelOfANamespaceAnnotatesTheEventsOfAdmittedPods()
+    {
+        var ns = await cp.NewNamespaceAsync(labels: new Dictionary<string, string> { [PodSecurityLabels.Audit] = PodSecurityLabels.Restricted });
+        var pod = new Pod { Metadata = new ObjectMeta { Name = "p" }, Spec = new PodSpec { Containers = [new Container { Name = "c", Image = "busybox" }] } };
+        Assert.Equal(HttpStatusCode.Created, (await cp.Api.PostJsonAsync($"/api/v1/namespaces/{ns}/pods", ResourceJson.SerializeToString(pod))).StatusCode);
+        var e = Assert.Single(await EventsAboutAsync(ns, 1));
+        Assert.StartsWith("would violate PodSecurity \"restricted:latest\": allowPrivilegeEscalation != false",
+            (string?)e["annotations"]?["pod-security.kubernetes.io/audit-violations"], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task RotatesBySizeAndKeepsMaxBackups()
     {
         var dir = Path.Combine(Path.GetTempPath(), $"audit-{Guid.NewGuid():N}");
