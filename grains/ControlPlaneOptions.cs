@@ -59,6 +59,10 @@ public sealed class ControlPlaneOptions
     /// Default: /tmp and /var/lib/orchestrator-agent/host.</summary>
     public List<string> AllowedHostPathRoots { get; set; } = ["/tmp", "/var/lib/orchestrator-agent/host"];
 
+    /// <summary>Pod Security admission for namespaces without pod-security.kubernetes.io labels
+    /// (section Orchestrator:PodSecurity).</summary>
+    public PodSecurityOptions PodSecurity { get; set; } = new();
+
     /// <summary>Reconcile retry back-off: starts here and doubles per consecutive failure.</summary>
     public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(100);
 
@@ -66,11 +70,41 @@ public sealed class ControlPlaneOptions
     public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromSeconds(30);
 }
 
+/// <summary>
+/// Kubernetes' PodSecurity admission configuration: the levels that apply where a namespace has
+/// no label of its own. Kubernetes defaults all three to privileged; we enforce baseline, so a
+/// fresh cluster refuses privileged pods, host namespaces and hostPath volumes unless a
+/// namespace is labelled pod-security.kubernetes.io/enforce=privileged.
+/// </summary>
+public sealed class PodSecurityOptions
+{
+    /// <summary>Level enforced where no label says otherwise. Default baseline.</summary>
+    public string DefaultEnforce { get; set; } = PodSecurityLabels.Baseline;
+
+    /// <summary>Level that only warns (HTTP Warning header). Default privileged (no warnings).</summary>
+    public string DefaultWarn { get; set; } = PodSecurityLabels.Privileged;
+
+    /// <summary>Level whose violations an admitted write records in its audit event (annotation
+    /// pod-security.kubernetes.io/audit-violations). Default privileged.</summary>
+    public string DefaultAudit { get; set; } = PodSecurityLabels.Privileged;
+
+    /// <summary>Namespaces whose pods are never checked (Kubernetes' exemptions.namespaces):
+    /// the system namespace runs the cluster's own privileged pods. Default kube-system.</summary>
+    public List<string> ExemptNamespaces { get; set; } = [WellKnown.SystemNamespace];
+}
+
 public sealed class ControlPlaneOptionsValidator : IValidateOptions<ControlPlaneOptions>
 {
     public ValidateOptionsResult Validate(string? name, ControlPlaneOptions o)
     {
         var problems = new List<string>();
+        foreach (var (key, level) in new[] { ("DefaultEnforce", o.PodSecurity.DefaultEnforce), ("DefaultWarn", o.PodSecurity.DefaultWarn), ("DefaultAudit", o.PodSecurity.DefaultAudit) })
+        {
+            if (!PodSecurityLabels.Levels.Contains(level))
+            {
+                problems.Add($"Orchestrator:PodSecurity:{key} \"{level}\" must be one of {string.Join(", ", PodSecurityLabels.Levels)}.");
+            }
+        }
         if (!Cidr.TryParse(o.ServiceCidr, out var svc) || svc.PrefixLength > 30)
         {
             problems.Add($"Orchestrator:ServiceCidr \"{o.ServiceCidr}\" must be an IPv4 CIDR of /30 or larger, such as 10.96.0.0/12.");

@@ -20,9 +20,15 @@ public sealed class PodGrain(
 
     private ISchedulerGrain Scheduler => GrainFactory.GetGrain<ISchedulerGrain>(SchedulerGrainKeys.Default);
 
-    protected override Task<Pod> OnCreatingAsync(Pod obj, Validation.FieldErrors errors)
+    protected override async Task<Pod> OnCreatingAsync(Pod obj, Validation.FieldErrors errors)
     {
         Admission.HostPaths(obj.Spec, "spec", Options.AllowedHostPathRoots, errors);
+        // Kubernetes runs validating admission (PodSecurity among it) on valid objects only: an
+        // invalid pod hears about its fields (422), not about policy.
+        if (!errors.Any)
+        {
+            Security.PodSecurityPolicy.Enforce(obj, await OwnNamespaceAsync(), Options.PodSecurity);
+        }
         obj = obj with { Spec = obj.Spec with { Tolerations = WithDefaultTolerations(obj.Spec.Tolerations) } };
         // A pod created with spec.nodeName is bound from the start (Kubernetes allows this;
         // the scheduler only accounts for it).
@@ -30,7 +36,7 @@ public sealed class PodGrain(
         {
             obj = obj with { Status = WithCondition(obj.Status, PodConditionType.PodScheduled, ConditionStatus.True, null, null) };
         }
-        return Task.FromResult(obj);
+        return obj;
     }
 
     protected override Task<Pod> OnUpdatingAsync(Pod obj, Pod old, Validation.FieldErrors errors) =>

@@ -446,6 +446,11 @@ public abstract class ResourceGrain<T> : Grain, IResourceGrain<T> where T : clas
     private static bool AddsFinalizers(T candidate, T current) =>
         (candidate.Metadata.Finalizers ?? []).Except(current.Metadata.Finalizers ?? []).Any();
 
+    /// <summary>The namespace this object is created in, from this silo's cache (its labels
+    /// choose admission policy); null for cluster-scoped kinds.</summary>
+    protected async Task<Namespace?> OwnNamespaceAsync() =>
+        KeyParts.Namespace is { } ns ? await Services.Caches.Of<Namespace>().GetAsync(ns) : null;
+
     private async Task CheckNamespaceAsync(string ns)
     {
         // Through the cache, not the namespace grain: the namespace grain deletes objects while

@@ -117,6 +117,7 @@ public static class KindApi<T> where T : class, IResource<T>
             var obj = objects[i];
             var doc = i;
             created.Add(await WithDocumentIndexAsync(doc, objects.Count, () => Grain(grains, obj.Metadata.Namespace, obj.Metadata.Name!).CreateAsync(obj)));
+            await AdmissionWarnings.AddAsync(http, created[^1]);
         }
         if (created.Count == 1)
         {
@@ -147,7 +148,13 @@ public static class KindApi<T> where T : class, IResource<T>
         }
         var obj = Prepare(documents[0], ns, name);
         var grain = Grain(grains, ns, name);
-        return JsonBody.Of(status ? await grain.UpdateStatusAsync(obj) : await grain.UpdateAsync(obj));
+        if (status)
+        {
+            return JsonBody.Of(await grain.UpdateStatusAsync(obj));
+        }
+        var updated = await grain.UpdateAsync(obj);
+        await AdmissionWarnings.AddAsync(http, updated);
+        return JsonBody.Of(updated);
     }
 
     private static async Task<IResult> PatchAsync(HttpContext http, IGrainFactory grains, string? ns, string name, bool status)
@@ -155,7 +162,12 @@ public static class KindApi<T> where T : class, IResource<T>
         RejectDryRun(http);
         var body = await RequestBody.ReadAsync(http.Request, http.RequestAborted);
         var format = RequestBody.FormatOf(http.Request, body);
-        return JsonBody.Of(await Grain(grains, ns, name).PatchAsync(PatchTypeOf(http, format), body, status));
+        var patched = await Grain(grains, ns, name).PatchAsync(PatchTypeOf(http, format), body, status);
+        if (!status)
+        {
+            await AdmissionWarnings.AddAsync(http, patched);
+        }
+        return JsonBody.Of(patched);
     }
 
     public static PatchType PatchTypeOf(HttpContext http, BodyFormat format) => format switch

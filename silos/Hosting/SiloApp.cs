@@ -22,6 +22,8 @@ public static class SiloApp
         var app = builder.Build();
         app.UseKubernetesErrors();
         app.UseRouting();
+        // Audit sees every request's outcome, the 401s and 403s of the security step included.
+        app.UseAuditLog();
         app.UseApiSecurity();
         app.MapKubernetesApi();
         if ((app.Configuration.GetSection("Orchestrator").Get<SiloSettings>() ?? new SiloSettings()).Dashboard)

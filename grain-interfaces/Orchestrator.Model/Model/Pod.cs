@@ -35,6 +35,11 @@ public sealed record PodSpec
     [Id(4)] public string? NodeName { get; init; }
     [Id(5)] public IReadOnlyList<Toleration>? Tolerations { get; init; }
     [Id(6)] public IReadOnlyList<Volume>? Volumes { get; init; }
+    /// <summary>The node's network namespace instead of the pod's own.</summary>
+    [Id(7)] public bool? HostNetwork { get; init; }
+    [Id(8)] public bool? HostPID { get; init; }
+    [Id(9)] public bool? HostIPC { get; init; }
+    [Id(10)] public PodSecurityContext? SecurityContext { get; init; }
 }
 
 [GenerateSerializer, Immutable, Alias("orch.Container")]
@@ -53,6 +58,7 @@ public sealed record Container
     [Id(10)] public Probe? ReadinessProbe { get; init; }
     [Id(11)] public Probe? StartupProbe { get; init; }
     [Id(12)] public IReadOnlyList<VolumeMount>? VolumeMounts { get; init; }
+    [Id(13)] public SecurityContext? SecurityContext { get; init; }
 }
 
 [GenerateSerializer, Immutable, Alias("orch.EnvVar")]
@@ -69,6 +75,8 @@ public sealed record ContainerPort
     /// <summary>JSON <c>containerPort</c>; C# forbids a member named like its type.</summary>
     [Id(1), JsonPropertyName("containerPort")] public int Port { get; init; }
     [Id(2)] public string? Protocol { get; init; }
+    [Id(3)] public int? HostPort { get; init; }
+    [Id(4)] public string? HostIP { get; init; }
 }
 
 [GenerateSerializer, Immutable, Alias("orch.ResourceRequirements")]

@@ -11,5 +11,24 @@ public static partial class Validator
         {
             e.NotSupported("status.phase", phase, ["Active", "Terminating"]);
         }
+        PodSecurityLabelValues(ns.Metadata.Labels, e);
+    }
+
+    /// <summary>Kubernetes' Pod Security admission refuses a namespace whose labels it could not
+    /// apply, naming the label: a typo must not leave a namespace unprotected.</summary>
+    private static void PodSecurityLabelValues(IReadOnlyDictionary<string, string>? labels, FieldErrors e)
+    {
+        foreach (var mode in PodSecurityLabels.Modes)
+        {
+            if (labels?.TryGetValue(mode, out var level) == true && !PodSecurityLabels.Levels.Contains(level))
+            {
+                e.Invalid($"metadata.labels[{mode}]", level, $"must be one of {string.Join(", ", PodSecurityLabels.Levels)}");
+            }
+            var versionLabel = mode + PodSecurityLabels.VersionSuffix;
+            if (labels?.TryGetValue(versionLabel, out var version) == true && !PodSecurityLabels.IsValidVersion(version))
+            {
+                e.Invalid($"metadata.labels[{versionLabel}]", version, "must be \"latest\" or of the form \"v1.x\"");
+            }
+        }
     }
 }

@@ -85,6 +85,7 @@ public static partial class Validator
                 Toleration(tolerations[i], $"{path}.tolerations[{i}]", e);
             }
         }
+        PodSecurity(spec, path, e);
     }
 
     private static void Volume(Volume v, string path, HashSet<string> names, FieldErrors e)

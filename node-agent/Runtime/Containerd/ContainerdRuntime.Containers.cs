@@ -63,6 +63,7 @@ public sealed partial class ContainerdRuntime
         var image = ImageReference.Normalize(container.Image ?? throw new RuntimeException("InvalidImageName", $"container {container.Name} has no image"));
         var mounts = await _volumes.PrepareAsync(pod, container, cancellationToken);
         var argv = await ArgvAsync(image, container, cancellationToken);
+        var security = await SecurityArgsAsync(image, pod, container, cancellationToken);
         if (!_busy.TryAdd(id, 0))
         {
             throw new RuntimeException("CreateContainerError", $"container {id} is being started or removed already");
@@ -112,6 +113,7 @@ public sealed partial class ContainerdRuntime
             {
                 args.AddRange(["--mount", mount]);
             }
+            args.AddRange(security);
             args.Add(image);
             args.Add(id);
             args.AddRange(argv);

@@ -13,7 +13,7 @@ public sealed partial class ContainerdRuntime
 {
     private static readonly TimeSpan ImageListMaxAge = TimeSpan.FromSeconds(5);
 
-    private readonly ConcurrentDictionary<string, IReadOnlyList<string>> _entrypoints = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ImageConfig> _imageConfigs = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _presentImages = new(StringComparer.Ordinal);
 
     public async Task EnsureImageAsync(string image, string pullPolicy, CancellationToken cancellationToken)
@@ -79,7 +79,7 @@ public sealed partial class ContainerdRuntime
         {
             throw new RuntimeException("ErrImagePull", $"failed to pull image \"{image}\" ({reference}): {pull.ErrorMessage}");
         }
-        _entrypoints.TryRemove(reference, out _);
+        _imageConfigs.TryRemove(reference, out _);
     }
 
     /// <summary>The process to run, as Kubernetes defines it: command replaces the image's
@@ -93,14 +93,18 @@ public sealed partial class ContainerdRuntime
         }
         if (container.Args is { Count: > 0 } args)
         {
-            return [.. await EntrypointAsync(reference, cancellationToken), .. args];
+            return [.. (await ImageConfigAsync(reference, cancellationToken)).Entrypoint, .. args];
         }
         return [];
     }
 
-    private async Task<IReadOnlyList<string>> EntrypointAsync(string reference, CancellationToken cancellationToken)
+    /// <summary>What the agent needs from an image's config: its entrypoint, and the user it
+    /// runs as (runAsNonRoot is checked against it, as the kubelet does).</summary>
+    private sealed record ImageConfig(IReadOnlyList<string> Entrypoint, string User);
+
+    private async Task<ImageConfig> ImageConfigAsync(string reference, CancellationToken cancellationToken)
     {
-        if (_entrypoints.TryGetValue(reference, out var cached))
+        if (_imageConfigs.TryGetValue(reference, out var cached))
         {
             return cached;
         }
@@ -109,14 +113,18 @@ public sealed partial class ContainerdRuntime
         var digest = list.StandardOutput.Split('\n').Skip(1)
             .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
             .FirstOrDefault(f => f.Length > 2 && f[0] == reference)?[2]
-            ?? throw new RuntimeException("CreateContainerError", $"image {reference} not found when reading its entrypoint");
+            ?? throw new RuntimeException("CreateContainerError", $"image {reference} not found when reading its config");
         using var config = await ConfigAsync(digest, cancellationToken);
-        var entrypoint = config.RootElement.TryGetProperty("config", out var c) && c.ValueKind == JsonValueKind.Object
-            && c.TryGetProperty("Entrypoint", out var e) && e.ValueKind == JsonValueKind.Array
+        var c = config.RootElement.TryGetProperty("config", out var cc) && cc.ValueKind == JsonValueKind.Object ? cc : default;
+        var entrypoint = c.ValueKind == JsonValueKind.Object && c.TryGetProperty("Entrypoint", out var e) && e.ValueKind == JsonValueKind.Array
             ? e.EnumerateArray().Select(x => x.GetString() ?? "").ToList()
             : [];
-        _entrypoints[reference] = entrypoint;
-        return entrypoint;
+        var user = c.ValueKind == JsonValueKind.Object && c.TryGetProperty("User", out var u) && u.ValueKind == JsonValueKind.String
+            ? u.GetString() ?? ""
+            : "";
+        var result = new ImageConfig(entrypoint, user);
+        _imageConfigs[reference] = result;
+        return result;
     }
 
     /// <summary>Follows an index (this machine's platform) and a manifest to the image config.</summary>

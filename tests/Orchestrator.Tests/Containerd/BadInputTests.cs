@@ -105,7 +105,8 @@ public sealed class BadInputTests(ContainerdFixture fixture) : ContainerdTestBas
     [Fact]
     public async Task EmptyDirIsSharedAndAllowedHostPathsAreMounted()
     {
-        var ns = await NewNamespaceAsync();
+        // hostPath volumes need a namespace that Pod Security lets have them.
+        var ns = await NewNamespaceAsync(privileged: true);
         var hostDir = Path.Combine(Fixture.HostRoot, $"data-{Guid.NewGuid():N}"[..13]);
         var pod = PodOf("volumes",
             Busybox("writer", "sh", "-c", "echo shared > /cache/x; echo host > /host/y; exec sleep 3600") with

@@ -34,9 +34,10 @@ public abstract class ContainerdTestBase(ContainerdFixture fixture) : IAsyncLife
         }
     }
 
-    protected async Task<string> NewNamespaceAsync()
+    protected async Task<string> NewNamespaceAsync(bool privileged = false)
     {
-        var ns = await fixture.ControlPlane.NewNamespaceAsync("ctd");
+        var ns = await fixture.ControlPlane.NewNamespaceAsync("ctd",
+            privileged ? new Dictionary<string, string> { ["pod-security.kubernetes.io/enforce"] = "privileged" } : null);
         _namespaces.Add(ns);
         return ns;
     }

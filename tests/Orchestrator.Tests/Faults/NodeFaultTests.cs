@@ -70,9 +70,12 @@ public sealed class NodeFaultTests(MultiNodeFixture fixture, ITestOutputHelper o
         }
     }
 
-    private async Task<string> NewNamespaceAsync()
+    /// <summary>A namespace of the test's own; <paramref name="privileged"/> for pods with a
+    /// hostPath volume, which the default Pod Security level (baseline) refuses.</summary>
+    private async Task<string> NewNamespaceAsync(bool privileged = false)
     {
-        var ns = await fixture.ControlPlane.NewNamespaceAsync("fault");
+        var ns = await fixture.ControlPlane.NewNamespaceAsync("fault",
+            privileged ? new Dictionary<string, string> { [PodSecurityLabels.Enforce] = PodSecurityLabels.Privileged } : null);
         _namespaces.Add(ns);
         return ns;
     }
@@ -273,7 +276,7 @@ public sealed class NodeFaultTests(MultiNodeFixture fixture, ITestOutputHelper o
     [Fact]
     public async Task CordonAndEvictionDrainANodeWithGracefulTermination()
     {
-        var ns = await NewNamespaceAsync();
+        var ns = await NewNamespaceAsync(privileged: true);
         var marks = Path.Combine(Path.GetTempPath(), $"orch-faults-{Guid.NewGuid():N}");
         Directory.CreateDirectory(marks);
         try

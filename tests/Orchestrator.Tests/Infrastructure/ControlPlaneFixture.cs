@@ -95,11 +95,12 @@ public sealed class ControlPlaneFixture : IAsyncLifetime
         await Eventually.Until(() => Api.TryGetAsync<Namespace>("/api/v1/namespaces/default"), "the default namespace");
     }
 
-    /// <summary>Creates a namespace of its own for a test.</summary>
-    public async Task<string> NewNamespaceAsync(string prefix = "t")
+    /// <summary>Creates a namespace of its own for a test; <paramref name="labels"/> such as
+    /// pod-security.kubernetes.io/enforce choose its Pod Security level.</summary>
+    public async Task<string> NewNamespaceAsync(string prefix = "t", IReadOnlyDictionary<string, string>? labels = null)
     {
         var name = $"{prefix}-{Guid.NewGuid().ToString("N")[..8]}";
-        await Api.CreateAsync("/api/v1/namespaces", new Namespace { Metadata = new ObjectMeta { Name = name } });
+        await Api.CreateAsync("/api/v1/namespaces", new Namespace { Metadata = new ObjectMeta { Name = name, Labels = labels } });
         return name;
     }
 

@@ -13,13 +13,13 @@ public sealed class DecodingTests
     {
         var json = JsonNode.Parse("""
             {"metadata":{"name":"p","colour":"red"},
-             "spec":{"containers":[{"name":"c","image":"i","imagePolicy":"x"}],"hostNetwork":true}}
+             "spec":{"containers":[{"name":"c","image":"i","imagePolicy":"x"}],"shareProcessNamespace":true}}
             """);
         var ex = Assert.Throws<ApiException>(() => ResourceJson.Decode<Pod>(json));
         Assert.Equal(400, ex.Code);
         var fields = ex.Status.Details!.Causes!.Select(c => c.Field).ToList();
-        Assert.Equal(["metadata.colour", "spec.containers[0].imagePolicy", "spec.hostNetwork"], fields);
-        Assert.Contains("unknown field \"spec.hostNetwork\"", ex.Status.Message, StringComparison.Ordinal);
+        Assert.Equal(["metadata.colour", "spec.containers[0].imagePolicy", "spec.shareProcessNamespace"], fields);
+        Assert.Contains("unknown field \"spec.shareProcessNamespace\"", ex.Status.Message, StringComparison.Ordinal);
     }
 
     [Fact]
