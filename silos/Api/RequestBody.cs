@@ -13,6 +13,7 @@ public enum BodyFormat
     MergePatch,
     JsonPatch,
     StrategicMergePatch,
+    Protobuf,
 }
 
 /// <summary>Reads request bodies (JSON or YAML, one or several documents) into JSON nodes.</summary>
@@ -31,6 +32,7 @@ public static class RequestBody
             "application/merge-patch+json" => BodyFormat.MergePatch,
             "application/json-patch+json" => BodyFormat.JsonPatch,
             "application/strategic-merge-patch+json" or "application/apply-patch+yaml" => BodyFormat.StrategicMergePatch,
+            KubernetesProtobuf.MediaType => BodyFormat.Protobuf,
             // curl sends form encoding unless told otherwise; look at the bytes instead.
             null or "" or "application/x-www-form-urlencoded" or "text/plain" => LooksLikeJson(body) ? BodyFormat.Json : BodyFormat.Yaml,
             _ => throw ApiErrors.UnsupportedMediaType(type),
@@ -111,6 +113,7 @@ public static class RequestBody
     public static IReadOnlyList<JsonNode> Parse(byte[] body, BodyFormat format) => format switch
     {
         BodyFormat.Yaml => Yaml.ToJson(Encoding.UTF8.GetString(body)),
+        BodyFormat.Protobuf => [KubernetesProtobuf.ToJson(body)],
         _ => [ParseJson(body)],
     };
 

@@ -168,7 +168,8 @@ public static class AccessReviewApi
     {
         var body = await RequestBody.ReadAsync(http.Request, http.RequestAborted);
         var format = RequestBody.FormatOf(http.Request, body);
-        if (format is not (BodyFormat.Json or BodyFormat.Yaml))
+        // kubectl auth can-i sends protobuf.
+        if (format is not (BodyFormat.Json or BodyFormat.Yaml or BodyFormat.Protobuf))
         {
             throw ApiErrors.UnsupportedMediaType(http.Request.ContentType ?? "");
         }
