@@ -20,9 +20,13 @@ public sealed class PodGrain(
 
     private ISchedulerGrain Scheduler => GrainFactory.GetGrain<ISchedulerGrain>(SchedulerGrainKeys.Default);
 
-    protected override Task<Pod> OnCreatingAsync(Pod obj, Validation.FieldErrors errors)
+    protected override async Task<Pod> OnCreatingAsync(Pod obj, Validation.FieldErrors errors)
     {
         Admission.HostPaths(obj.Spec, "spec", Options.AllowedHostPathRoots, errors);
+        if (!errors.Any)
+        {
+            await Admission.ServiceAccountExistsAsync(obj, Services.Caches.Of<ServiceAccount>(), GrainFactory);
+        }
         obj = obj with { Spec = obj.Spec with { Tolerations = WithDefaultTolerations(obj.Spec.Tolerations) } };
         // A pod created with spec.nodeName is bound from the start (Kubernetes allows this;
         // the scheduler only accounts for it).
@@ -30,7 +34,7 @@ public sealed class PodGrain(
         {
             obj = obj with { Status = WithCondition(obj.Status, PodConditionType.PodScheduled, ConditionStatus.True, null, null) };
         }
-        return Task.FromResult(obj);
+        return obj;
     }
 
     protected override Task<Pod> OnUpdatingAsync(Pod obj, Pod old, Validation.FieldErrors errors) =>

@@ -35,6 +35,17 @@ public sealed record PodSpec
     [Id(4)] public string? NodeName { get; init; }
     [Id(5)] public IReadOnlyList<Toleration>? Tolerations { get; init; }
     [Id(6)] public IReadOnlyList<Volume>? Volumes { get; init; }
+
+    /// <summary>The ServiceAccount the pod runs as; "default" when not given.</summary>
+    [Id(7)] public string? ServiceAccountName { get; init; }
+
+    /// <summary>JSON <c>serviceAccount</c>: Kubernetes' deprecated alias of serviceAccountName,
+    /// read when the latter is empty and always written equal to it.</summary>
+    [Id(8), JsonPropertyName("serviceAccount")] public string? DeprecatedServiceAccount { get; init; }
+
+    /// <summary>False keeps the ServiceAccount token out of the containers; null leaves it to the
+    /// ServiceAccount's own field (true when that is not set either).</summary>
+    [Id(9)] public bool? AutomountServiceAccountToken { get; init; }
 }
 
 [GenerateSerializer, Immutable, Alias("orch.Container")]
