@@ -31,6 +31,12 @@ public static class ControlPlaneSiloBuilderExtensions
         // (node authorization) is composed in front of it.
         services.AddSingleton<Security.RbacAuthorizer>();
         services.TryAddSingleton<Security.IAuthorizer>(sp => sp.GetRequiredService<Security.RbacAuthorizer>());
+        // ServiceAccount tokens. The credentials are the host's; until it registers them, a
+        // stand-in made up at start (one silo, tokens lost on restart).
+        services.TryAddSingleton<Security.IClusterCredentials, Security.EphemeralClusterCredentials>();
+        services.AddSingleton<Security.ServiceAccountTokens>();
+        services.AddSingleton<Security.ITokenObjectLookup, Security.CachedTokenObjectLookup>();
+        services.AddSingleton<Security.ITokenAuthenticator, Security.ServiceAccountTokenAuthenticator>();
         services.AddHostedService<ControlPlaneBootstrap>();
         services.AddHostedService<Events.EventSweeper>();
         silo.AddIncomingGrainCallFilter<ProcessedCallFailureFilter>();
