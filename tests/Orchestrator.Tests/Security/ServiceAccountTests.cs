@@ -1,3 +1,6 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Orchestrator.Grains.Security;
 using Orchestrator.Model;
 using Orchestrator.Tests.Infrastructure;
 
@@ -65,5 +68,75 @@ public sealed class ServiceAccountTests(ControlPlaneFixture cp)
             """{"metadata":{"name":"aliased"},"spec":{"serviceAccount":"robot","containers":[{"name":"c","image":"busybox:1"}]}}""");
         var stored = await ApiClient.ReadAsync<Pod>(aliased, System.Net.HttpStatusCode.Created);
         Assert.Equal("robot", stored.Spec.ServiceAccountName);
+    }
+
+    [Fact]
+    public async Task TokenRequestIssuesATokenTheApiAccepts()
+    {
+        var ns = await cp.NewNamespaceAsync();
+        await Eventually.Until(() => Api.TryGetAsync<ServiceAccount>($"/api/v1/namespaces/{ns}/serviceaccounts/default"), "the default ServiceAccount");
+        var path = $"/api/v1/namespaces/{ns}/serviceaccounts/default/token";
+        var response = await Api.PostJsonAsync(path, """{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{}}""");
+        var answer = await ApiClient.ReadAsync<TokenRequest>(response, HttpStatusCode.Created);
+        Assert.Equal("TokenRequest", answer.Kind);
+        Assert.Equal(3600, answer.Spec.ExpirationSeconds);
+        Assert.InRange(answer.Status!.ExpirationTimestamp - DateTimeOffset.UtcNow, TimeSpan.FromMinutes(59), TimeSpan.FromMinutes(61));
+
+        var user = await AuthenticateAsync(answer.Status.Token);
+        Assert.Equal($"system:serviceaccount:{ns}:default", user?.Name);
+
+        var tooShort = await Api.PostJsonAsync(path, """{"spec":{"expirationSeconds":599}}""");
+        var status = await ApiClient.StatusAsync(tooShort, 422);
+        Assert.Equal("TokenRequest.authentication.k8s.io \"default\" is invalid: spec.expirationSeconds: Invalid value: 599: may not specify a duration less than 10 minutes", status.Message);
+        await ApiClient.StatusAsync(await Api.PostJsonAsync($"/api/v1/namespaces/{ns}/serviceaccounts/nobody/token", "{}"), 404);
+
+        var discovery = await Api.Http.GetStringAsync("/api/v1");
+        Assert.Contains("\"serviceaccounts/token\"", discovery);
+    }
+
+    [Fact]
+    public async Task APodBoundTokenStopsWorkingWhenThePodIsDeleted()
+    {
+        var ns = await cp.NewNamespaceAsync();
+        var pod = await Api.CreateAsync($"/api/v1/namespaces/{ns}/pods", Manifests.Pod("app"));
+        var request = new TokenRequest
+        {
+            Spec = new TokenRequestSpec
+            {
+                Audiences = [EphemeralClusterCredentials.DefaultIssuer, "vault"],
+                BoundObjectRef = new BoundObjectReference { Kind = "Pod", ApiVersion = "v1", Name = "app", Uid = pod.Metadata.Uid },
+            },
+        };
+        var response = await Api.PostJsonAsync($"/api/v1/namespaces/{ns}/serviceaccounts/default/token", Orchestrator.Serialization.ResourceJson.SerializeToString(request));
+        var token = (await ApiClient.ReadAsync<TokenRequest>(response, HttpStatusCode.Created)).Status!.Token;
+        var user = await AuthenticateAsync(token);
+        Assert.Equal(["app"], user!.Extra[ServiceAccountTokenAuthenticator.PodNameKey]);
+
+        var deleted = await Api.SendAsync(HttpMethod.Delete, $"/api/v1/namespaces/{ns}/pods/app");
+        Assert.True(deleted.IsSuccessStatusCode);
+        await Eventually.True(async () =>
+        {
+            try
+            {
+                await AuthenticateAsync(token);
+                return false;
+            }
+            catch (UnauthorizedAccessException)
+            {
+                return true;
+            }
+        }, "the bound token refused");
+    }
+
+    private async Task<UserInfo?> AuthenticateAsync(string token)
+    {
+        foreach (var authenticator in cp.Services.GetServices<ITokenAuthenticator>())
+        {
+            if (await authenticator.AuthenticateAsync(token, default) is { } user)
+            {
+                return user;
+            }
+        }
+        return null;
     }
 }
