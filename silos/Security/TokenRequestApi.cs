@@ -17,11 +17,21 @@ public static class TokenRequestApi
     /// <summary>Kubernetes' upper bound on expirationSeconds.</summary>
     private const long MaxExpirationSeconds = 1L << 32;
 
+    /// <summary>JSON or YAML, or the protobuf kubectl's typed client sends.</summary>
+    private static async Task<TokenRequest> ReadAsync(HttpRequest request)
+    {
+        if (request.ContentType?.Split(';')[0].Trim() == TokenRequestProtobuf.ContentType)
+        {
+            return TokenRequestProtobuf.Decode(await RequestBody.ReadAsync(request, request.HttpContext.RequestAborted));
+        }
+        var body = await RequestBody.ReadOptionalObjectAsync(request, "a TokenRequest", "apiVersion", "kind", "metadata", "spec", "status");
+        return body is null ? new TokenRequest() : ResourceJson.Decode<TokenRequest>(body);
+    }
+
     public static void Map(IEndpointRouteBuilder app) =>
         app.MapPost("/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token", async (HttpContext http, IGrainFactory grains, ServiceAccountTokens tokens, TimeProvider time, string @namespace, string name) =>
         {
-            var body = await RequestBody.ReadOptionalObjectAsync(http.Request, "a TokenRequest", "apiVersion", "kind", "metadata", "spec", "status");
-            var request = body is null ? new TokenRequest() : ResourceJson.Decode<TokenRequest>(body);
+            var request = await ReadAsync(http.Request);
             var spec = request.Spec;
             var seconds = spec.ExpirationSeconds ?? (long)ServiceAccountTokens.DefaultLifetime.TotalSeconds;
             var errors = new FieldErrors();
