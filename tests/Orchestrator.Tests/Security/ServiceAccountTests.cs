@@ -84,6 +84,15 @@ public sealed class ServiceAccountTests(ControlPlaneFixture cp)
 
         var user = await AuthenticateAsync(answer.Status.Token);
         Assert.Equal($"system:serviceaccount:{ns}:default", user?.Name);
+        // The API takes the token: the account is known (403 from RBAC, not 401).
+        using (var asAccount = new HttpRequestMessage(HttpMethod.Get, $"/api/v1/namespaces/{ns}/pods"))
+        {
+            asAccount.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", answer.Status.Token);
+            var denied = await Api.Http.SendAsync(asAccount);
+            var text = await denied.Content.ReadAsStringAsync();
+            Assert.True(denied.StatusCode == HttpStatusCode.Forbidden, text);
+            Assert.Contains($"system:serviceaccount:{ns}:default", text);
+        }
 
         var tooShort = await Api.PostJsonAsync(path, """{"spec":{"expirationSeconds":599}}""");
         var status = await ApiClient.StatusAsync(tooShort, 422);
