@@ -27,6 +27,8 @@ public interface IOrchestratorClient
 
     ResourceClient<Event> Events(string? ns);
 
+    ResourceClient<ServiceAccount> ServiceAccounts(string? ns);
+
     ResourceClient<Namespace> Namespaces();
 
     ResourceClient<Node> Nodes();
@@ -51,6 +53,8 @@ public sealed class OrchestratorClient(IGrainFactory grains, TimeProvider time) 
     public ResourceClient<Endpoints> Endpoints(string? ns) => Resources<Endpoints>(ns);
 
     public ResourceClient<Event> Events(string? ns) => Resources<Event>(ns);
+
+    public ResourceClient<ServiceAccount> ServiceAccounts(string? ns) => Resources<ServiceAccount>(ns);
 
     public ResourceClient<Namespace> Namespaces() => Resources<Namespace>();
 

@@ -37,6 +37,24 @@ public interface IPodStatusReportGrain : IGrainWithStringKey
     /// <summary>The node agent has stopped every container of a terminating pod: remove it.</summary>
     [Alias("FinishTermination")]
     Task FinishTerminationAsync(string nodeName, string uid);
+
+    /// <summary>A ServiceAccount token bound to the pod (and its node) for the agent to project
+    /// into the pod's containers, as the kubelet asks TokenRequest for one; null when the pod
+    /// opts out (automountServiceAccountToken false on the pod, or on its ServiceAccount when the
+    /// pod does not say). 403 unless the pod is bound to <paramref name="nodeName"/> with this uid.</summary>
+    [Alias("RequestServiceAccountToken")]
+    Task<PodToken?> RequestServiceAccountTokenAsync(string nodeName, string uid);
+}
+
+/// <summary>What a pod's containers find under /var/run/secrets/kubernetes.io/serviceaccount.</summary>
+[GenerateSerializer, Immutable, Alias("orch.PodToken")]
+public sealed record PodToken
+{
+    [Id(0)] public string Token { get; init; } = "";
+    [Id(1)] public DateTimeOffset IssuedAt { get; init; }
+    [Id(2)] public DateTimeOffset ExpirationTimestamp { get; init; }
+    [Id(3)] public string CaCertificatePem { get; init; } = "";
+    [Id(4)] public string Namespace { get; init; } = "";
 }
 
 /// <summary>What a node agent reports about its machine when it starts.</summary>

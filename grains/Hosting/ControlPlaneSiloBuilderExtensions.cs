@@ -31,6 +31,10 @@ public static class ControlPlaneSiloBuilderExtensions
         // (node authorization) is composed in front of it.
         services.AddSingleton<Security.RbacAuthorizer>();
         services.TryAddSingleton<Security.IAuthorizer>(sp => sp.GetRequiredService<Security.RbacAuthorizer>());
+        // ServiceAccount tokens, signed with the cluster credentials the host registers.
+        services.AddSingleton<Security.ServiceAccountTokens>();
+        services.AddSingleton<Security.ITokenObjectLookup, Security.CachedTokenObjectLookup>();
+        services.AddSingleton<Security.ITokenAuthenticator, Security.ServiceAccountTokenAuthenticator>();
         services.AddHostedService<ControlPlaneBootstrap>();
         services.AddHostedService<Events.EventSweeper>();
         silo.AddIncomingGrainCallFilter<ProcessedCallFailureFilter>();

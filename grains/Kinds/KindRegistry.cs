@@ -21,6 +21,7 @@ public static class KindRegistry
         new Kind<Service> { Reconciler = (g, key) => g.GetGrain<IServiceGrain>(key).AsReference<IReconciler>() },
         new Kind<Endpoints>(),
         new Kind<Event>(),
+        new Kind<ServiceAccount>(),
         new Kind<ReplicaSet>
         {
             Reconciler = (g, key) => g.GetGrain<IReplicaSetGrain>(key).AsReference<IReconciler>(),

@@ -8,7 +8,8 @@ namespace Orchestrator.Grains.Namespaces;
 /// <summary>
 /// A namespace. Deleting one marks it Terminating (no new objects may be created in it), then
 /// its controller deletes everything in it and removes it once it is empty, as Kubernetes'
-/// namespace controller does.
+/// namespace controller does. While it is active it has a ServiceAccount "default", created with
+/// the namespace and again whenever it is deleted (Kubernetes' serviceaccounts controller).
 /// </summary>
 [GrainType("namespace")]
 public sealed class NamespaceGrain(
@@ -41,6 +42,7 @@ public sealed class NamespaceGrain(
     {
         if (!ns.Metadata.IsDeleting)
         {
+            await EnsureDefaultServiceAccountAsync(GrainFactory, KeyParts.Name);
             return ReconcileResult.Done;
         }
         var remaining = 0;
@@ -55,6 +57,25 @@ public sealed class NamespaceGrain(
         }
         await RemoveAsync(ns);
         return ReconcileResult.Done;
+    }
+
+    /// <summary>Creates the namespace's "default" ServiceAccount unless it exists. Also called by
+    /// pod admission for a pod that arrives before this controller's first pass.</summary>
+    public static async Task EnsureDefaultServiceAccountAsync(IGrainFactory grains, string ns)
+    {
+        var grain = grains.GetGrain<IServiceAccountGrain>(ServiceAccount.Type.Key(ns, ServiceAccount.DefaultName));
+        if (await grain.GetAsync() is not null)
+        {
+            return;
+        }
+        try
+        {
+            await grain.CreateAsync(new ServiceAccount { Metadata = new ObjectMeta { Name = ServiceAccount.DefaultName, Namespace = ns } });
+        }
+        catch (ApiException ex) when (ex.Reason is StatusReason.AlreadyExists or StatusReason.Forbidden)
+        {
+            // Someone else made it, or the namespace began terminating meanwhile.
+        }
     }
 
     private abstract class NamespacedKind

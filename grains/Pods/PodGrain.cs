@@ -3,6 +3,7 @@ using Orchestrator.Grains.Resources;
 using Orchestrator.Model;
 using Orchestrator.Serialization;
 using Orchestrator.NodeProtocol;
+using Orchestrator.Grains.Security;
 
 namespace Orchestrator.Grains.Pods;
 
@@ -13,7 +14,9 @@ namespace Orchestrator.Grains.Pods;
 /// </summary>
 [GrainType("pod")]
 public sealed class PodGrain(
-    GrainServices services)
+    GrainServices services,
+    ServiceAccountTokens tokens,
+    IClusterCredentials credentials)
     : ResourceGrain<Pod>(services), IPodGrain, IPodControlGrain, IPodStatusReportGrain
 {
     private const string SchedulerComponent = "default-scheduler";
@@ -28,6 +31,7 @@ public sealed class PodGrain(
         if (!errors.Any)
         {
             Security.PodSecurityPolicy.Enforce(obj, await OwnNamespaceAsync(), Options.PodSecurity);
+            await Admission.ServiceAccountExistsAsync(obj, Services.Caches.Of<ServiceAccount>(), GrainFactory);
         }
         obj = obj with { Spec = obj.Spec with { Tolerations = WithDefaultTolerations(obj.Spec.Tolerations) } };
         // A pod created with spec.nodeName is bound from the start (Kubernetes allows this;
@@ -157,6 +161,38 @@ public sealed class PodGrain(
             QosClass = pod.Status?.QosClass,
         };
         return await WriteStatusAsync(pod with { Status = merged }) ?? pod;
+    }
+
+    public async Task<PodToken?> RequestServiceAccountTokenAsync(string nodeName, string uid)
+    {
+        if (Current is not { } pod || pod.Metadata.Uid != uid || pod.Spec.NodeName != nodeName)
+        {
+            throw ApiErrors.Forbidden(Pod.Type, KeyParts.Name, $"pod is not bound to node \"{nodeName}\"");
+        }
+        var (ns, _) = KeyParts;
+        var saName = string.IsNullOrEmpty(pod.Spec.ServiceAccountName) ? ServiceAccount.DefaultName : pod.Spec.ServiceAccountName;
+        var accounts = Services.Caches.Of<ServiceAccount>();
+        var saKey = ServiceAccount.Type.Key(ns, saName);
+        var sa = await accounts.GetAsync(saKey);
+        if (sa is null)
+        {
+            await accounts.SyncAsync();
+            sa = await accounts.GetAsync(saKey) ?? throw ApiErrors.NotFound(ServiceAccount.Type, saName);
+        }
+        if ((pod.Spec.AutomountServiceAccountToken ?? sa.AutomountServiceAccountToken) == false)
+        {
+            return null;
+        }
+        var node = await Services.Caches.Of<Node>().GetAsync(nodeName) is { Metadata.Uid: { } nodeUid } ? new BoundObject(nodeName, nodeUid) : null;
+        var issued = tokens.Issue(sa, null, ServiceAccountTokens.DefaultLifetime, new BoundObject(pod.Metadata.Name!, uid), node);
+        return new PodToken
+        {
+            Token = issued.Token,
+            IssuedAt = issued.ExpirationTimestamp - ServiceAccountTokens.DefaultLifetime,
+            ExpirationTimestamp = issued.ExpirationTimestamp,
+            CaCertificatePem = credentials.CaCertificatePem,
+            Namespace = ns!,
+        };
     }
 
     public const string NodeLostReason = "NodeLost";

@@ -1,3 +1,6 @@
+using Orchestrator.GrainInterfaces;
+using Orchestrator.Grains.Index;
+using Orchestrator.Grains.Namespaces;
 using Orchestrator.Model;
 using Orchestrator.Validation;
 
@@ -30,5 +33,36 @@ public static class Admission
                     $"\"{hostPath.Path}\" is outside the allowed host path roots ({string.Join(", ", allowedRoots)}); set Orchestrator:AllowedHostPathRoots to allow it");
             }
         }
+    }
+
+    /// <summary>
+    /// Kubernetes' ServiceAccount admission: a pod runs as a ServiceAccount that exists, or is
+    /// refused (403) with the apiserver's message. The cache is asked first; a miss is asked
+    /// again after the cache caught up and then of the ServiceAccount itself (one created through
+    /// another silo a moment ago). The "default" one is made here when the namespace's controller
+    /// has not made it yet: a pod created right after its namespace must not fail, as the
+    /// apiserver's admission waits for the serviceaccounts controller in that case.
+    /// </summary>
+    public static async Task ServiceAccountExistsAsync(Pod pod, ResourceCache<ServiceAccount> cache, IGrainFactory grains)
+    {
+        var ns = pod.Metadata.Namespace!;
+        var name = string.IsNullOrEmpty(pod.Spec.ServiceAccountName) ? ServiceAccount.DefaultName : pod.Spec.ServiceAccountName;
+        var key = ServiceAccount.Type.Key(ns, name);
+        if (await cache.GetAsync(key) is not null)
+        {
+            return;
+        }
+        await cache.SyncAsync();
+        if (await cache.GetAsync(key) is not null || await grains.GetGrain<IServiceAccountGrain>(key).GetAsync() is not null)
+        {
+            return;
+        }
+        if (name == ServiceAccount.DefaultName)
+        {
+            await NamespaceGrain.EnsureDefaultServiceAccountAsync(grains, ns);
+            return;
+        }
+        throw ApiErrors.Forbidden(Pod.Type, pod.Metadata.Name!,
+            $"error looking up service account {ns}/{name}: serviceaccount \"{name}\" not found");
     }
 }

@@ -25,11 +25,13 @@ internal sealed partial class PodWorker : IAsyncDisposable
     private Pod _pod;
     private PodStatus? _reported;
     private DateTimeOffset? _startTime;
+    private readonly ServiceAccountTokenVolume _token;
 
     public PodWorker(NodeContext node, Pod pod)
     {
         _node = node;
         _pod = pod;
+        _token = new ServiceAccountTokenVolume(node, pod.Metadata.Uid!);
         _startTime = pod.Status?.StartTime;
         Probes = new ProbeManager(node, this);
         _loop = Task.Run(RunAsync);
@@ -150,9 +152,24 @@ internal sealed partial class PodWorker : IAsyncDisposable
             await ReportAsync(pod, BuildStatus(pod, mine, null, now), token);
             return TimeSpan.FromSeconds(2);
         }
+        IReadOnlyList<AgentMount> agentMounts;
+        try
+        {
+            agentMounts = await _token.EnsureAsync(pod, token);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The kubelet leaves such a pod in ContainerCreating and tries the volume again.
+            foreach (var c in pod.Spec.Containers)
+            {
+                _waiting[c.Name] = ("ContainerCreating", $"MountVolume.SetUp failed for volume \"kube-api-access\": failed to fetch token: {ex.Message}");
+            }
+            await ReportAsync(pod, BuildStatus(pod, mine, sandbox, now), token);
+            return TimeSpan.FromSeconds(2);
+        }
         _startTime ??= now;
 
-        var next = TimeSpan.FromSeconds(30);
+        var next = _token.RefreshDue(now) is { } refresh ? Min(TimeSpan.FromSeconds(30), Max(refresh, TimeSpan.Zero)) : TimeSpan.FromSeconds(30);
         var changed = false;
         foreach (var container in pod.Spec.Containers)
         {
@@ -182,7 +199,7 @@ internal sealed partial class PodWorker : IAsyncDisposable
             try
             {
                 await _node.Runtime.EnsureImageAsync(container.Image!, container.ImagePullPolicy ?? "IfNotPresent", token);
-                await _node.Runtime.StartContainerAsync(pod, container, sandbox, attempt, token);
+                await _node.Runtime.StartContainerAsync(pod, container, sandbox, attempt, agentMounts, token);
                 _waiting.Remove(container.Name);
                 changed = true;
             }
@@ -399,6 +416,8 @@ internal sealed partial class PodWorker : IAsyncDisposable
     };
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
     private static string Format(TimeSpan t) => t.TotalMinutes >= 1 ? $"{(int)t.TotalMinutes}m{t.Seconds}s" : $"{(int)t.TotalSeconds}s";
 

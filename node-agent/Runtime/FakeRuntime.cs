@@ -52,7 +52,7 @@ public sealed class FakeRuntime(TimeProvider time) : IContainerRuntime, Agent.IU
 
     public Task EnsureImageAsync(string image, string pullPolicy, CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public Task<string> StartContainerAsync(Pod pod, Container container, Sandbox sandbox, int attempt, CancellationToken cancellationToken)
+    public Task<string> StartContainerAsync(Pod pod, Container container, Sandbox sandbox, int attempt, IReadOnlyList<AgentMount> agentMounts, CancellationToken cancellationToken)
     {
         var id = $"{pod.Metadata.Uid}-{container.Name}-{attempt}";
         _containers[id] = new RuntimeContainer(id, pod.Metadata.Uid!, pod.Key(), container.Name, attempt, container.Image ?? "",

@@ -28,8 +28,9 @@ public interface IContainerRuntime
     Task EnsureImageAsync(string image, string pullPolicy, CancellationToken cancellationToken);
 
     /// <summary>Creates and starts one container of the pod; <paramref name="attempt"/> is its
-    /// restart count, part of its identity so restarts never collide.</summary>
-    Task<string> StartContainerAsync(Pod pod, Container container, Sandbox sandbox, int attempt, CancellationToken cancellationToken);
+    /// restart count, part of its identity so restarts never collide. <paramref name="agentMounts"/>
+    /// are directories the agent prepared for it besides the pod's volumes (the ServiceAccount token).</summary>
+    Task<string> StartContainerAsync(Pod pod, Container container, Sandbox sandbox, int attempt, IReadOnlyList<AgentMount> agentMounts, CancellationToken cancellationToken);
 
     /// <summary>SIGTERM, then SIGKILL after <paramref name="grace"/>.</summary>
     Task StopContainerAsync(string containerId, TimeSpan grace, CancellationToken cancellationToken);
@@ -45,6 +46,9 @@ public interface IContainerRuntime
     /// <summary>Runs a command in a running container (exec probes).</summary>
     Task<ExecResult> ExecAsync(string containerId, IReadOnlyList<string> command, TimeSpan timeout, CancellationToken cancellationToken);
 }
+
+/// <summary>A node directory the agent itself fills, bind-mounted into a container.</summary>
+public sealed record AgentMount(string Source, string Destination, bool ReadOnly);
 
 /// <summary>A pod's sandbox: its network namespace and address.</summary>
 public sealed record Sandbox(string PodUid, string PodKey, string? NetworkNamespace, string? Ip);

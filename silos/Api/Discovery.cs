@@ -43,6 +43,15 @@ public static class Discovery
         app.MapGet("/readyz", () => Results.Text("ok"));
     }
 
+    /// <summary>The subresources of one kind each, mapped by their own endpoint classes, as
+    /// Kubernetes lists them (kubectl looks for serviceaccounts/token before creating a token).</summary>
+    private static readonly (ResourceType Owner, string Name, string Group, string Version, string Kind, string[] Verbs)[] KindSubresources =
+    [
+        (ResourceTypes.Pod, "log", "", "", "Pod", ["get"]),
+        (ResourceTypes.Pod, "eviction", "policy", "v1", "Eviction", ["create"]),
+        (ResourceTypes.ServiceAccount, "token", "authentication.k8s.io", "v1", "TokenRequest", ["create"]),
+    ];
+
     private static IEnumerable<string> Groups() => Grains.Kinds.KindRegistry.All.Select(k => k.Type.Group)
         .Append(Security.AccessReviewApi.Group).Where(g => g.Length > 0).Distinct();
 
@@ -76,6 +85,18 @@ public static class Discovery
                     ["kind"] = "Scale",
                     ["verbs"] = new JsonArray("get", "patch", "update"),
                 });
+            }
+            foreach (var sub in KindSubresources.Where(s => s.Owner == t))
+            {
+                var entry = new JsonObject { ["name"] = $"{t.Plural}/{sub.Name}", ["singularName"] = "", ["namespaced"] = t.Namespaced };
+                if (sub.Group.Length > 0)
+                {
+                    entry["group"] = sub.Group;
+                    entry["version"] = sub.Version;
+                }
+                entry["kind"] = sub.Kind;
+                entry["verbs"] = new JsonArray(sub.Verbs.Select(v => (JsonNode)v).ToArray());
+                resources.Add(entry);
             }
         }
         // Resources that are questions rather than stored objects: create only (kubectl auth can-i

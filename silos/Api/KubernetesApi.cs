@@ -6,7 +6,7 @@ namespace Orchestrator.Silo.Api;
 public static class KubernetesApi
 {
     /// <summary>Maps the Kubernetes-style REST API of every registered kind, and the
-    /// subresources that belong to one kind only (logs, eviction, rollback).</summary>
+    /// subresources that belong to one kind only (logs, eviction, rollback, tokens).</summary>
     public static IEndpointRouteBuilder MapKubernetesApi(this IEndpointRouteBuilder app)
     {
         Discovery.Map(app);
@@ -19,6 +19,7 @@ public static class KubernetesApi
         EvictionApi.Map(app);
         RollbackApi.Map(app);
         Security.AccessReviewApi.Map(app);
+        Security.TokenRequestApi.Map(app);
         return app;
     }
 

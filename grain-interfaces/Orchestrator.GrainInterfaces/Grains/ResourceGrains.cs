@@ -75,6 +75,9 @@ public interface IServiceGrain : IResourceGrain<Service>;
 [Alias("orch.IEndpointsGrain")]
 public interface IEndpointsGrain : IResourceGrain<Endpoints>;
 
+[Alias("orch.IServiceAccountGrain")]
+public interface IServiceAccountGrain : IResourceGrain<ServiceAccount>;
+
 [Alias("orch.IEventGrain")]
 public interface IEventGrain : IResourceGrain<Event>
 {

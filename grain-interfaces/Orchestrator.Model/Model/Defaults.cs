@@ -15,6 +15,12 @@ public static class Defaults
     public static Pod Pod(Pod pod)
     {
         var spec = PodSpec(pod.Spec);
+        // Kubernetes' ServiceAccount admission names "default" for a pod that names none (a
+        // template keeps its empty name, so the default does not move pod-template hashes).
+        if (string.IsNullOrEmpty(spec.ServiceAccountName))
+        {
+            spec = spec with { ServiceAccountName = Model.ServiceAccount.DefaultName, DeprecatedServiceAccount = Model.ServiceAccount.DefaultName };
+        }
         return pod with
         {
             ApiVersion = ResourceTypes.Pod.ApiVersion,
@@ -30,10 +36,15 @@ public static class Defaults
 
     public static PodSpec PodSpec(PodSpec spec) => spec with
     {
+        // v1's conversion: the deprecated field fills an empty serviceAccountName and then mirrors it.
+        ServiceAccountName = string.IsNullOrEmpty(spec.ServiceAccountName) ? NullIfEmpty(spec.DeprecatedServiceAccount) : spec.ServiceAccountName,
+        DeprecatedServiceAccount = string.IsNullOrEmpty(spec.ServiceAccountName) ? NullIfEmpty(spec.DeprecatedServiceAccount) : spec.ServiceAccountName,
         RestartPolicy = string.IsNullOrEmpty(spec.RestartPolicy) ? RestartPolicy.Always : spec.RestartPolicy,
         TerminationGracePeriodSeconds = spec.TerminationGracePeriodSeconds ?? TerminationGracePeriodSeconds,
         Containers = spec.Containers.Select(Container).ToList(),
     };
+
+    private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 
     public static Container Container(Container c) => c with
     {
@@ -149,6 +160,12 @@ public static class Defaults
         {
             Ports = s.Ports?.Select(p => p with { Protocol = string.IsNullOrEmpty(p.Protocol) ? "TCP" : p.Protocol }).ToList(),
         }).ToList(),
+    };
+
+    public static ServiceAccount ServiceAccount(ServiceAccount sa) => sa with
+    {
+        ApiVersion = ResourceTypes.ServiceAccount.ApiVersion,
+        Kind = ResourceTypes.ServiceAccount.Kind,
     };
 
     public static Event Event(Event ev) => ev with

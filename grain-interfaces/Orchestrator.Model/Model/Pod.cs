@@ -40,6 +40,17 @@ public sealed record PodSpec
     [Id(8)] public bool? HostPID { get; init; }
     [Id(9)] public bool? HostIPC { get; init; }
     [Id(10)] public PodSecurityContext? SecurityContext { get; init; }
+
+    /// <summary>The ServiceAccount the pod runs as; "default" when not given.</summary>
+    [Id(11)] public string? ServiceAccountName { get; init; }
+
+    /// <summary>JSON <c>serviceAccount</c>: Kubernetes' deprecated alias of serviceAccountName,
+    /// read when the latter is empty and always written equal to it.</summary>
+    [Id(12), JsonPropertyName("serviceAccount")] public string? DeprecatedServiceAccount { get; init; }
+
+    /// <summary>False keeps the ServiceAccount token out of the containers; null leaves it to the
+    /// ServiceAccount's own field (true when that is not set either).</summary>
+    [Id(13)] public bool? AutomountServiceAccountToken { get; init; }
 }
 
 [GenerateSerializer, Immutable, Alias("orch.Container")]

@@ -9,6 +9,7 @@ public static class ResourceTypes
     public static readonly ResourceType Pod = new("", "v1", "Pod", "pods", Namespaced: true, HasStatus: true, ShortNames: ["po"]);
     public static readonly ResourceType Service = new("", "v1", "Service", "services", Namespaced: true, HasStatus: true, ShortNames: ["svc"]);
     public static readonly ResourceType Endpoints = new("", "v1", "Endpoints", "endpoints", Namespaced: true, HasStatus: false, ShortNames: ["ep"]);
+    public static readonly ResourceType ServiceAccount = new("", "v1", "ServiceAccount", "serviceaccounts", Namespaced: true, HasStatus: false, ShortNames: ["sa"]);
     public static readonly ResourceType Event = new("", "v1", "Event", "events", Namespaced: true, HasStatus: false, ShortNames: ["ev"]);
     public static readonly ResourceType ReplicaSet = new("apps", "v1", "ReplicaSet", "replicasets", Namespaced: true, HasStatus: true, HasScale: true, ShortNames: ["rs"]);
     public static readonly ResourceType Deployment = new("apps", "v1", "Deployment", "deployments", Namespaced: true, HasStatus: true, HasScale: true, ShortNames: ["deploy"]);

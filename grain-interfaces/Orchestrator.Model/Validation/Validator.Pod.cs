@@ -71,6 +71,13 @@ public static partial class Validator
             e.Invalid($"{path}.terminationGracePeriodSeconds", spec.TerminationGracePeriodSeconds, "must be greater than or equal to 0");
         }
         Labels(spec.NodeSelector, $"{path}.nodeSelector", e);
+        if (!string.IsNullOrEmpty(spec.ServiceAccountName))
+        {
+            foreach (var msg in Names.Dns1123Subdomain(spec.ServiceAccountName))
+            {
+                e.Invalid($"{path}.serviceAccountName", spec.ServiceAccountName, msg);
+            }
+        }
         if (!string.IsNullOrEmpty(spec.NodeName))
         {
             foreach (var msg in Names.Dns1123Subdomain(spec.NodeName))

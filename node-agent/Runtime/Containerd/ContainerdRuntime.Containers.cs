@@ -56,12 +56,14 @@ public sealed partial class ContainerdRuntime
         return _containers.Values.Select(e => e.Container).ToList();
     }
 
-    public async Task<string> StartContainerAsync(Pod pod, Container container, Sandbox sandbox, int attempt, CancellationToken cancellationToken)
+    public async Task<string> StartContainerAsync(Pod pod, Container container, Sandbox sandbox, int attempt, IReadOnlyList<AgentMount> agentMounts, CancellationToken cancellationToken)
     {
         var uid = pod.Metadata.Uid!;
         var id = ContainerLabels.ContainerId(uid, container.Name, attempt);
         var image = ImageReference.Normalize(container.Image ?? throw new RuntimeException("InvalidImageName", $"container {container.Name} has no image"));
-        var mounts = await _volumes.PrepareAsync(pod, container, cancellationToken);
+        var mounts = (await _volumes.PrepareAsync(pod, container, cancellationToken))
+            .Concat(agentMounts.Select(m => $"type=bind,src={m.Source},dst={m.Destination},options=rbind:{(m.ReadOnly ? "ro" : "rw")}"))
+            .ToList();
         var argv = await ArgvAsync(image, container, cancellationToken);
         var security = await SecurityArgsAsync(image, pod, container, cancellationToken);
         if (!_busy.TryAdd(id, 0))

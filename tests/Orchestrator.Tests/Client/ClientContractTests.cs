@@ -42,7 +42,7 @@ public sealed class ClientContractTests
         Assert.Equal(
             [
                 "IClusterRoleBindingGrain", "IClusterRoleGrain", "IDeploymentGrain", "IEndpointsGrain", "IEventGrain", "INamespaceGrain", "INodeGrain", "IPodGrain",
-                "IReplicaSetGrain", "IResourceGrain`1", "IResourceIndexGrain`1", "IRoleBindingGrain", "IRoleGrain", "IServiceGrain",
+                "IReplicaSetGrain", "IResourceGrain`1", "IResourceIndexGrain`1", "IRoleBindingGrain", "IRoleGrain", "IServiceAccountGrain", "IServiceGrain",
             ],
             grainInterfaces);
         // The verbs of one object: get, create, update, patch, status, delete (and, per kind,

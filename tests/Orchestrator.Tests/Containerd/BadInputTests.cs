@@ -75,7 +75,7 @@ public sealed class BadInputTests(ContainerdFixture fixture) : ContainerdTestBas
             {
                 var pod = PodWithHostPath(uid, path);
                 var error = await Assert.ThrowsAsync<RuntimeException>(() =>
-                    Fixture.Runtime.StartContainerAsync(pod, pod.Spec.Containers[0], new Sandbox(uid, "t/hostpath", null, null), 0, CancellationToken.None));
+                    Fixture.Runtime.StartContainerAsync(pod, pod.Spec.Containers[0], new Sandbox(uid, "t/hostpath", null, null), 0, [], CancellationToken.None));
                 Assert.Equal("CreateContainerConfigError", error.Reason);
                 Assert.Contains(path, error.Message);
                 Assert.Contains(Fixture.HostRoot, error.Message);

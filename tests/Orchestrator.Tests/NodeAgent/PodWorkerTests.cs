@@ -69,9 +69,9 @@ public sealed class PodWorkerTests(ControlPlaneFixture cp)
 
         public Task EnsureImageAsync(string image, string pullPolicy, CancellationToken cancellationToken) => inner.EnsureImageAsync(image, pullPolicy, cancellationToken);
 
-        public async Task<string> StartContainerAsync(Pod pod, Container container, Sandbox sandbox, int attempt, CancellationToken cancellationToken)
+        public async Task<string> StartContainerAsync(Pod pod, Container container, Sandbox sandbox, int attempt, IReadOnlyList<AgentMount> agentMounts, CancellationToken cancellationToken)
         {
-            var id = await inner.StartContainerAsync(pod, container, sandbox, attempt, cancellationToken);
+            var id = await inner.StartContainerAsync(pod, container, sandbox, attempt, agentMounts, cancellationToken);
             await inner.StopContainerAsync(id, TimeSpan.Zero, cancellationToken);
             return id;
         }
