@@ -36,10 +36,8 @@ public static class AccessReviewApi
         {
             var review = await ReadAsync<SubjectAccessReview>(http, SelfSubjectAccessReviewType);
             Validate(review.Metadata.Name, SelfSubjectAccessReviewType, e => ValidateAttributes(review.Spec, e));
-            // The self review asks about the caller, whatever the spec names (Kubernetes overwrites it).
-            var user = http.User();
-            var spec = review.Spec with { User = user.Name, Groups = user.Groups, Extra = user.Extra, Uid = user.Uid };
-            return await AnswerAsync(authorizer, review with { Spec = spec }, user, SelfSubjectAccessReviewType, http.RequestAborted);
+            // The self review asks about the caller, whatever the spec names.
+            return await AnswerAsync(authorizer, review, http.User(), SelfSubjectAccessReviewType, http.RequestAborted);
         });
         app.MapPost($"{Prefix}/subjectaccessreviews", async (HttpContext http, IAuthorizer authorizer) =>
         {
