@@ -29,6 +29,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/compose/common.sh
+. scripts/lib/kubeconfig.sh
 
 project=${ORCH_COMPOSE_PROJECT:-orchestrator}
 images_mode=${ORCH_COMPOSE_IMAGES:-local}
@@ -259,14 +260,9 @@ silo_kubeconfig() {
   # The server as seen from this host: silo1's published port (the certificate names 127.0.0.1).
   sed -E "s#^([[:space:]]*server:[[:space:]]*).*#\1$api#" "$kubeconfig.tmp" >"$kubeconfig"
   rm -f "$kubeconfig.tmp"
-  python3 - "$kubeconfig" "$ca" "$auth" <<'PY'
-import base64, re, sys
-text = open(sys.argv[1]).read()
-field = lambda name: re.search(r"^\s*" + name + r":\s*(\S+)\s*$", text, re.M).group(1)
-open(sys.argv[2], "wb").write(base64.b64decode(field("certificate-authority-data")))
-open(sys.argv[3], "w").write("Authorization: Bearer " + field("token") + "\n")
-PY
 )
+# $state/ca.crt and $state/auth-header (scripts/lib/kubeconfig.sh).
+kubeconfig_curl_files "$kubeconfig" "$state"
 record ORCH_KUBECONFIG "$kubeconfig"
 step "wrote the admin kubeconfig to $kubeconfig (server $api)"
 # curl as the admin, trusting only the cluster CA; the token from a file, not on a command line.
