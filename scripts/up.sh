@@ -4,10 +4,14 @@
 # agent driving containerd (started here if none is running), all in the background with their
 # logs and PIDs under run/. Stop them with scripts/down.sh. AGENT_RUNTIME=fake runs the sample
 # without containers (no root needed for the agent then).
+# The API serves HTTPS only and wants a credential: the silo makes a cluster CA and an admin
+# token at its first start and writes them into run/data/admin.kubeconfig (mode 0600), which
+# kubectl uses as it is; this script's curl calls use the same CA and token.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-api=${ORCHESTRATOR_API:-http://127.0.0.1:8080}
+api=${ORCHESTRATOR_API:-https://127.0.0.1:8080}
+kubeconfig=$root/run/data/admin.kubeconfig
 runtime=${AGENT_RUNTIME:-containerd}
 containerd_socket=/run/containerd/containerd.sock
 
@@ -41,30 +45,35 @@ if [ "$runtime" = containerd ]; then
 fi
 
 start silo dotnet "$root/silos/bin/Release/net10.0/Orchestrator.Silo.dll" --urls "$api" --Orchestrator:DataDirectory="$root/run/data"
-wait_for "the API at $api" 60 curl -sf "$api/readyz"
+wait_for "the API at $api" 60 sh -c "test -s '$kubeconfig' && curl -sf --cacert run/data/credentials/ca.crt '$api/readyz'"
+# curl as the kubeconfig's admin: its CA, its bearer token.
+token=$(sed -n 's/^ *token: *//p' "$kubeconfig")
+kcurl() { curl -sf --cacert run/data/credentials/ca.crt -H "Authorization: Bearer $token" "$@"; }
 start agent dotnet "$root/node-agent/bin/Release/net10.0/Orchestrator.NodeAgent.dll" --Agent:Runtime="$runtime" --Agent:NodeName="$(hostname | tr 'A-Z_' 'a-z-')"
-wait_for "the node to register" 60 sh -c "curl -sf $api/api/v1/nodes | grep -q '\"type\":\"Ready\",\"status\":\"True\"'"
+wait_for "the node to register" 60 sh -c "curl -sf --cacert run/data/credentials/ca.crt -H 'Authorization: Bearer $token' $api/api/v1/nodes | grep -q '\"type\":\"Ready\",\"status\":\"True\"'"
 
 echo "applying examples/hello.yaml"
-curl -sf -X POST -H 'Content-Type: application/yaml' --data-binary @<(awk 'BEGIN{RS="---\n"} /kind: Deployment/' examples/hello.yaml) \
+kcurl -X POST -H 'Content-Type: application/yaml' --data-binary @<(awk 'BEGIN{RS="---\n"} /kind: Deployment/' examples/hello.yaml) \
   "$api/apis/apps/v1/namespaces/default/deployments" >/dev/null || echo "(the deployment exists already)"
-curl -sf -X POST -H 'Content-Type: application/yaml' --data-binary @<(awk 'BEGIN{RS="---\n"} /kind: Service/' examples/hello.yaml) \
+kcurl -X POST -H 'Content-Type: application/yaml' --data-binary @<(awk 'BEGIN{RS="---\n"} /kind: Service/' examples/hello.yaml) \
   "$api/api/v1/namespaces/default/services" >/dev/null || echo "(the service exists already)"
-wait_for "3 available replicas" 60 sh -c "curl -sf $api/apis/apps/v1/namespaces/default/deployments/hello | grep -q '\"availableReplicas\":3'"
+wait_for "3 available replicas" 60 sh -c "curl -sf --cacert run/data/credentials/ca.crt -H 'Authorization: Bearer $token' $api/apis/apps/v1/namespaces/default/deployments/hello | grep -q '\"availableReplicas\":3'"
 
 echo
 echo "hello is running:"
 printf '%-26s %-10s %-10s %s\n' NAME STATUS NODE IP
-curl -sf "$api/api/v1/namespaces/default/pods?labelSelector=app%3Dhello" | sed 's/{"apiVersion":"v1","kind":"Pod"/\n&/g' | grep '"kind":"Pod"' \
+kcurl "$api/api/v1/namespaces/default/pods?labelSelector=app%3Dhello" | sed 's/{"apiVersion":"v1","kind":"Pod"/\n&/g' | grep '"kind":"Pod"' \
   | while read -r pod; do
       field() { echo "$pod" | grep -oE "\"$1\":\"[^\"]*\"" | head -1 | cut -d'"' -f4; }
       printf '%-26s %-10s %-10s %s\n' "$(field name)" "$(field phase)" "$(field nodeName)" "$(field podIP)"
     done
-ip=$(curl -sf "$api/api/v1/namespaces/default/pods?labelSelector=app%3Dhello" | grep -oE '"podIP":"[0-9.]+"' | head -1 | cut -d'"' -f4)
+ip=$(kcurl "$api/api/v1/namespaces/default/pods?labelSelector=app%3Dhello" | grep -oE '"podIP":"[0-9.]+"' | head -1 | cut -d'"' -f4)
 if [ "$runtime" = containerd ] && [ -n "$ip" ]; then
   echo
   echo "curl http://$ip:8080/  ->  $(curl -sf --max-time 5 "http://$ip:8080/" || echo '(no answer)')"
 fi
 echo
-echo "API: $api   (try: curl $api/api/v1/namespaces/default/pods)"
+echo "API: $api   kubeconfig (admin; keep it private): $kubeconfig"
+echo "try: KUBECONFIG=$kubeconfig kubectl get pods"
+echo " or: curl --cacert run/data/credentials/ca.crt -H \"Authorization: Bearer \$(sed -n 's/^ *token: *//p' $kubeconfig)\" $api/api/v1/namespaces/default/pods"
 echo "stop everything with: scripts/down.sh"

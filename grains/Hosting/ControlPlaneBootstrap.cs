@@ -9,7 +9,7 @@ using Polly.Retry;
 namespace Orchestrator.Grains.Hosting;
 
 /// <summary>
-/// Runs once the silo is up: builds this silo's caches, creates the namespaces every cluster has, and wakes the
+/// Runs once the silo is up: builds this silo's caches, creates the namespaces and default RBAC roles every cluster has, and wakes the
 /// controllers, as Kubernetes' controller manager resyncs everything when it starts. Reminders
 /// would wake them too, but only on their next tick (up to a ResyncPeriod later).
 /// </summary>
@@ -62,6 +62,7 @@ public sealed partial class ControlPlaneBootstrap(IGrainFactory grains, Index.Re
                 }
             }
         }
+        await Security.BootstrapPolicy.EnsureAsync(grains);
         await grains.GetGrain<ISchedulerGrain>(SchedulerGrainKeys.Default).GetStatsAsync();
         foreach (var kind in KindRegistry.All)
         {

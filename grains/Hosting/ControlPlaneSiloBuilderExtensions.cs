@@ -27,6 +27,10 @@ public static class ControlPlaneSiloBuilderExtensions
         services.AddSingleton<EventRecorder>();
         services.AddSingleton<GrainServices>();
         services.AddSingleton<Index.ResourceCaches>();
+        // RBAC decides the API's requests; the rules review asks it directly, whatever else
+        // (node authorization) is composed in front of it.
+        services.AddSingleton<Security.RbacAuthorizer>();
+        services.TryAddSingleton<Security.IAuthorizer>(sp => sp.GetRequiredService<Security.RbacAuthorizer>());
         services.AddHostedService<ControlPlaneBootstrap>();
         services.AddHostedService<Events.EventSweeper>();
         silo.AddIncomingGrainCallFilter<ProcessedCallFailureFilter>();

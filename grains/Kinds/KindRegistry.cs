@@ -31,6 +31,10 @@ public static class KindRegistry
             Reconciler = (g, key) => g.GetGrain<IDeploymentGrain>(key).AsReference<IReconciler>(),
             Scale = new(d => d.Spec.Replicas ?? 1, d => d.Status?.Replicas ?? 0, d => d.Spec.Selector),
         },
+        new Kind<Role>(),
+        new Kind<ClusterRole>(),
+        new Kind<RoleBinding>(),
+        new Kind<ClusterRoleBinding>(),
     ];
 
     private static readonly Dictionary<string, IKind> ByKind = All.ToDictionary(k => k.Type.Kind, StringComparer.Ordinal);

@@ -67,8 +67,23 @@ public sealed class CertificateAuthority : IDisposable
         {
             sans.AddIpAddress(address);
         }
-        return Issue($"CN={commonName}", ServerAuth, now, sans.Build());
+        return Issue($"CN={commonName}", [ServerAuth], now, sans.Build());
     }
+
+    /// <summary>A silo's certificate for silo-to-silo connections, which it both accepts and opens:
+    /// valid for server and client authentication, named <see cref="SiloCommonName"/> in group
+    /// <see cref="SiloGroup"/> so no client or node certificate can pass for a silo.</summary>
+    public X509Certificate2 IssueSilo(DateTimeOffset now) =>
+        Issue(new X500DistinguishedNameBuilder().AddOrganizationNameChain(SiloGroup).AddCommonNameChain(SiloCommonName), [ServerAuth, ClientAuth], now, extension: null);
+
+    public const string SiloCommonName = "system:silo";
+
+    public const string SiloGroup = "system:silos";
+
+    /// <summary>Whether <paramref name="certificate"/> is a silo certificate of this CA, valid now.</summary>
+    public bool IsSiloCertificate(X509Certificate2 certificate, DateTimeOffset now) =>
+        Chains(certificate, now, ServerAuth) && Chains(certificate, now, ClientAuth)
+        && certificate.GetNameInfo(X509NameType.SimpleName, forIssuer: false) == SiloCommonName;
 
     /// <summary>A client certificate: Kubernetes reads the user from CN and the groups from O.</summary>
     public X509Certificate2 IssueClient(string user, IEnumerable<string> groups, DateTimeOffset now, TimeSpan? lifetime = null)
@@ -79,16 +94,16 @@ public sealed class CertificateAuthority : IDisposable
             subject.AddOrganizationName(group);
         }
         subject.AddCommonName(user);
-        return Issue(subject.Build().Name, ClientAuth, now, extension: null, lifetime);
+        return Issue(subject.Build().Name, [ClientAuth], now, extension: null, lifetime);
     }
 
-    private X509Certificate2 Issue(string subject, Oid usage, DateTimeOffset now, X509Extension? extension, TimeSpan? lifetime = null)
+    private X509Certificate2 Issue(string subject, Oid[] usages, DateTimeOffset now, X509Extension? extension, TimeSpan? lifetime = null)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, critical: true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, critical: true));
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([usage], critical: false));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension(new OidCollection().AddAll(usages), critical: false));
         request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(Certificate, includeKeyIdentifier: true, includeIssuerAndSerial: false));
         if (extension is not null)
         {
@@ -110,14 +125,16 @@ public sealed class CertificateAuthority : IDisposable
 
     /// <summary>Whether <paramref name="certificate"/> was issued by this CA for client
     /// authentication and is valid now.</summary>
-    public bool IsClientCertificate(X509Certificate2 certificate, DateTimeOffset now)
+    public bool IsClientCertificate(X509Certificate2 certificate, DateTimeOffset now) => Chains(certificate, now, ClientAuth);
+
+    private bool Chains(X509Certificate2 certificate, DateTimeOffset now, Oid usage)
     {
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
         chain.ChainPolicy.CustomTrustStore.Add(Certificate);
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         chain.ChainPolicy.VerificationTime = now.UtcDateTime;
-        chain.ChainPolicy.ApplicationPolicy.Add(ClientAuth);
+        chain.ChainPolicy.ApplicationPolicy.Add(usage);
         return chain.Build(certificate) && chain.ChainElements[^1].Certificate.RawDataMemory.Span.SequenceEqual(Certificate.RawDataMemory.Span);
     }
 
@@ -125,5 +142,29 @@ public sealed class CertificateAuthority : IDisposable
     {
         _key.Dispose();
         Certificate.Dispose();
+    }
+}
+
+internal static class NameBuilding
+{
+    public static X500DistinguishedNameBuilder AddOrganizationNameChain(this X500DistinguishedNameBuilder builder, string name)
+    {
+        builder.AddOrganizationName(name);
+        return builder;
+    }
+
+    public static string AddCommonNameChain(this X500DistinguishedNameBuilder builder, string name)
+    {
+        builder.AddCommonName(name);
+        return builder.Build().Name;
+    }
+
+    public static OidCollection AddAll(this OidCollection collection, IEnumerable<Oid> oids)
+    {
+        foreach (var oid in oids)
+        {
+            collection.Add(oid);
+        }
+        return collection;
     }
 }

@@ -43,7 +43,8 @@ public static class Discovery
         app.MapGet("/readyz", () => Results.Text("ok"));
     }
 
-    private static IEnumerable<string> Groups() => Grains.Kinds.KindRegistry.All.Select(k => k.Type.Group).Where(g => g.Length > 0).Distinct();
+    private static IEnumerable<string> Groups() => Grains.Kinds.KindRegistry.All.Select(k => k.Type.Group)
+        .Append(Security.AccessReviewApi.Group).Where(g => g.Length > 0).Distinct();
 
     private static JsonObject ResourceList(string groupVersion, string group)
     {
@@ -76,6 +77,19 @@ public static class Discovery
                     ["verbs"] = new JsonArray("get", "patch", "update"),
                 });
             }
+        }
+        // Resources that are questions rather than stored objects: create only (kubectl auth can-i
+        // looks for them here before it asks).
+        foreach (var t in Security.AccessReviewApi.Resources.Where(t => t.Group == group))
+        {
+            resources.Add(new JsonObject
+            {
+                ["name"] = t.Plural,
+                ["singularName"] = t.Singular,
+                ["namespaced"] = t.Namespaced,
+                ["kind"] = t.Kind,
+                ["verbs"] = new JsonArray("create"),
+            });
         }
         return new JsonObject
         {

@@ -18,6 +18,7 @@ public static class KubernetesApi
         LogApi.Map(app);
         EvictionApi.Map(app);
         RollbackApi.Map(app);
+        Security.AccessReviewApi.Map(app);
         return app;
     }
 

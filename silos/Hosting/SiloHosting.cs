@@ -41,8 +41,7 @@ public static class SiloHosting
         ICredentialStore credentialStore = cluster.IsCluster
             ? new PostgresCredentialStore(new PostgresStorageOptions { ConnectionString = settings.Postgres }.EffectiveConnectionString())
             : new FileCredentialStore(Path.GetFullPath(settings.DataDirectory));
-        builder.AddApiSecurity(credentialStore, settings, settings.PostgresStartTimeout);
-        builder.Services.AddSingleton<IAuthorizer, MastersOnlyAuthorizer>();
+        var credentials = builder.AddApiSecurity(credentialStore, settings, settings.PostgresStartTimeout);
 
         builder.UseOrleans(silo =>
         {
@@ -63,6 +62,7 @@ public static class SiloHosting
                 silo.AddSqliteObjectStore(o => o.DataDirectory = dataDirectory);
                 silo.UseSqliteReminderService(o => o.DataDirectory = dataDirectory);
             }
+            silo.UseSiloTls(credentials, TimeProvider.System);
             silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = settings.MinimumReminderPeriod);
             silo.Services.AddOptions<CallRetryOptions>().Bind(builder.Configuration.GetSection(CallRetryOptions.Section)).ValidateOnStart();
             silo.Services.AddSingleton<IValidateOptions<CallRetryOptions>, CallRetryOptionsValidator>();

@@ -16,7 +16,7 @@ public static class SecurityHosting
     /// with a certificate of the cluster CA, asks clients for a certificate without requiring one,
     /// and writes the admin kubeconfig once the API listens.
     /// </summary>
-    public static void AddApiSecurity(this WebApplicationBuilder builder, ICredentialStore store, SiloSettings settings, TimeSpan startTimeout)
+    public static ClusterCredentials AddApiSecurity(this WebApplicationBuilder builder, ICredentialStore store, SiloSettings settings, TimeSpan startTimeout)
     {
         var urls = (builder.Configuration["urls"] ?? builder.Configuration["ASPNETCORE_URLS"] ?? SiloSettings.DefaultUrl)
             .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -45,6 +45,7 @@ public static class SecurityHosting
             https.ClientCertificateMode = ClientCertificateMode.AllowCertificate;
             https.AllowAnyClientCertificate();
         }));
+        return credentials;
     }
 
     /// <summary>Retries while the store is unreachable (PostgreSQL still starting) for up to
@@ -64,11 +65,4 @@ public static class SecurityHosting
         return pipeline.ExecuteAsync(async token => await ClusterCredentials.LoadOrCreateAsync(store, TimeProvider.System, token))
             .AsTask().GetAwaiter().GetResult();
     }
-}
-
-/// <summary>Until RBAC is in place: only the admin (group system:masters) may act.</summary>
-public sealed class MastersOnlyAuthorizer : IAuthorizer
-{
-    public ValueTask<AuthorizationDecision> AuthorizeAsync(RequestAttributes request, CancellationToken cancellationToken = default) =>
-        ValueTask.FromResult(request.User.InGroup(SystemGroups.Masters) ? AuthorizationDecision.Allow() : AuthorizationDecision.Deny(""));
 }

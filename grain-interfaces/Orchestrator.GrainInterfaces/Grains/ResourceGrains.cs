@@ -91,3 +91,15 @@ public interface IPodGrain : IResourceGrain<Pod>;
 
 [Alias("orch.INodeGrain")]
 public interface INodeGrain : IResourceGrain<Node>;
+
+[Alias("orch.IRoleGrain")]
+public interface IRoleGrain : IResourceGrain<Role>;
+
+[Alias("orch.IClusterRoleGrain")]
+public interface IClusterRoleGrain : IResourceGrain<ClusterRole>;
+
+[Alias("orch.IRoleBindingGrain")]
+public interface IRoleBindingGrain : IResourceGrain<RoleBinding>;
+
+[Alias("orch.IClusterRoleBindingGrain")]
+public interface IClusterRoleBindingGrain : IResourceGrain<ClusterRoleBinding>;

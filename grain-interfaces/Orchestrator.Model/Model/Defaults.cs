@@ -207,4 +207,32 @@ public static class Defaults
             Status = d.Status ?? new DeploymentStatus(),
         };
     }
+
+    public static Role Role(Role r) => r with { ApiVersion = ResourceTypes.Role.ApiVersion, Kind = ResourceTypes.Role.Kind };
+
+    public static ClusterRole ClusterRole(ClusterRole r) => r with { ApiVersion = ResourceTypes.ClusterRole.ApiVersion, Kind = ResourceTypes.ClusterRole.Kind };
+
+    public static RoleBinding RoleBinding(RoleBinding b) => b with
+    {
+        ApiVersion = ResourceTypes.RoleBinding.ApiVersion,
+        Kind = ResourceTypes.RoleBinding.Kind,
+        RoleRef = RoleRef(b.RoleRef),
+        Subjects = b.Subjects?.Select(Subject).ToList(),
+    };
+
+    public static ClusterRoleBinding ClusterRoleBinding(ClusterRoleBinding b) => b with
+    {
+        ApiVersion = ResourceTypes.ClusterRoleBinding.ApiVersion,
+        Kind = ResourceTypes.ClusterRoleBinding.Kind,
+        RoleRef = RoleRef(b.RoleRef),
+        Subjects = b.Subjects?.Select(Subject).ToList(),
+    };
+
+    /// <summary>SetDefaults_RoleBinding: a roleRef without apiGroup means RBAC's.</summary>
+    private static RoleRef RoleRef(RoleRef r) => r.ApiGroup.Length == 0 ? r with { ApiGroup = Rbac.GroupName } : r;
+
+    /// <summary>SetDefaults_Subject: Users and Groups are RBAC's, ServiceAccounts the core group's.</summary>
+    private static Subject Subject(Subject s) => string.IsNullOrEmpty(s.ApiGroup) && s.Kind is Rbac.UserKind or Rbac.GroupKind
+        ? s with { ApiGroup = Rbac.GroupName }
+        : s;
 }

@@ -12,4 +12,8 @@ public static class ResourceTypes
     public static readonly ResourceType Event = new("", "v1", "Event", "events", Namespaced: true, HasStatus: false, ShortNames: ["ev"]);
     public static readonly ResourceType ReplicaSet = new("apps", "v1", "ReplicaSet", "replicasets", Namespaced: true, HasStatus: true, HasScale: true, ShortNames: ["rs"]);
     public static readonly ResourceType Deployment = new("apps", "v1", "Deployment", "deployments", Namespaced: true, HasStatus: true, HasScale: true, ShortNames: ["deploy"]);
+    public static readonly ResourceType Role = new(Rbac.GroupName, "v1", "Role", "roles", Namespaced: true, HasStatus: false);
+    public static readonly ResourceType ClusterRole = new(Rbac.GroupName, "v1", "ClusterRole", "clusterroles", Namespaced: false, HasStatus: false);
+    public static readonly ResourceType RoleBinding = new(Rbac.GroupName, "v1", "RoleBinding", "rolebindings", Namespaced: true, HasStatus: false);
+    public static readonly ResourceType ClusterRoleBinding = new(Rbac.GroupName, "v1", "ClusterRoleBinding", "clusterrolebindings", Namespaced: false, HasStatus: false);
 }

@@ -45,6 +45,25 @@ public static partial class Names
         return errors;
     }
 
+    /// <summary>apimachinery's IsValidPathSegmentName: any name that stays one URL path segment.
+    /// RBAC names use it so that "system:discovery" and "system:node:worker-1" are valid.</summary>
+    public static IReadOnlyList<string> PathSegmentName(string value)
+    {
+        if (value is "." or "..")
+        {
+            return [$"may not be '{value}'"];
+        }
+        var errors = new List<string>();
+        foreach (var illegal in new[] { "/", "%" })
+        {
+            if (value.Contains(illegal, StringComparison.Ordinal))
+            {
+                errors.Add($"may not contain '{illegal}'");
+            }
+        }
+        return errors;
+    }
+
     public static IReadOnlyList<string> Dns1123Subdomain(string value)
     {
         var errors = new List<string>();

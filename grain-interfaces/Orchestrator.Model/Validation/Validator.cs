@@ -164,6 +164,10 @@ public static partial class Validator
         {
             return Names.Dns1035Label(name);
         }
+        if (type.Group == Rbac.GroupName)
+        {
+            return Names.PathSegmentName(name);
+        }
         return Names.Dns1123Subdomain(name);
     }
 

@@ -41,8 +41,8 @@ public sealed class ClientContractTests
 
         Assert.Equal(
             [
-                "IDeploymentGrain", "IEndpointsGrain", "IEventGrain", "INamespaceGrain", "INodeGrain", "IPodGrain",
-                "IReplicaSetGrain", "IResourceGrain`1", "IResourceIndexGrain`1", "IServiceGrain",
+                "IClusterRoleBindingGrain", "IClusterRoleGrain", "IDeploymentGrain", "IEndpointsGrain", "IEventGrain", "INamespaceGrain", "INodeGrain", "IPodGrain",
+                "IReplicaSetGrain", "IResourceGrain`1", "IResourceIndexGrain`1", "IRoleBindingGrain", "IRoleGrain", "IServiceGrain",
             ],
             grainInterfaces);
         // The verbs of one object: get, create, update, patch, status, delete (and, per kind,

@@ -10,7 +10,7 @@ namespace Orchestrator.Tests.Cluster;
 /// <summary>
 /// Every silo killed at once and the cluster started again, on the same ports and then on new
 /// ones: it serves again within seconds (the dead silos' membership rows do not hold the new
-/// ones back) with everything it had accepted.
+/// ones back) with everything it had accepted, and with the same CA and admin token.
 /// </summary>
 [Collection(ClusterCollection.Name)]
 public sealed class ClusterRestartTests(ClusterStoresFixture stores, ITestOutputHelper output)
@@ -31,6 +31,8 @@ public sealed class ClusterRestartTests(ClusterStoresFixture stores, ITestOutput
             }
             await CreateEventuallyAsync(api, "/apis/apps/v1/namespaces/keep/deployments", Manifests.Deployment("web", 2));
             var before = await ListEventuallyAsync<Service>(api, "/api/v1/namespaces/keep/services");
+            // Silos started together agree on one CA and admin token (the first stored wins).
+            var credentials = Assert.Single(cluster.Silos.Select(s => Kubeconfig.Read(s.KubeconfigPath)).Select(k => (k.CaPem, k.Token)).Distinct());
 
             foreach (var samePorts in new[] { true, false })
             {
@@ -49,6 +51,7 @@ public sealed class ClusterRestartTests(ClusterStoresFixture stores, ITestOutput
                 var deployment = await Api(silos[1]).GetAsync<Deployment>("/apis/apps/v1/namespaces/keep/deployments/web");
                 Assert.Equal(2, deployment.Spec.Replicas);
                 Assert.NotNull(first.Metadata.Uid);
+                Assert.All(silos, s => Assert.Equal(credentials, (Kubeconfig.Read(s.KubeconfigPath).CaPem, Kubeconfig.Read(s.KubeconfigPath).Token)));
             }
         });
     }

@@ -39,6 +39,9 @@ public sealed class ControlPlaneFixture : IAsyncLifetime
 
     public int HttpPort { get; } = Ports.Free();
 
+    /// <summary>Silo-to-silo traffic (mutual TLS with silo certificates of the cluster CA).</summary>
+    public int SiloPort { get; } = Ports.Free();
+
     /// <summary>The silo's gateway: out-of-process node agents connect here.</summary>
     public int GatewayPort { get; } = Ports.Free();
 
@@ -75,7 +78,7 @@ public sealed class ControlPlaneFixture : IAsyncLifetime
         [
             $"--urls=https://127.0.0.1:{HttpPort}",
             $"--Orchestrator:DataDirectory={_data.Path}",
-            $"--Orchestrator:SiloPort={Ports.Free()}",
+            $"--Orchestrator:SiloPort={SiloPort}",
             $"--Orchestrator:GatewayPort={GatewayPort}",
             $"--Orchestrator:ClusterId={ClusterId}",
             .. FastSettings,
