@@ -15,7 +15,12 @@
 #      images (on ORCH_BASE_IMAGE, default the public .NET runtime-deps image).
 #   4. docker-compose up; the cluster network routes nothing off the machine (unless
 #      ORCH_COMPOSE_PRIVATE_NETWORK=0): no masquerading, and no forwarding from its bridge.
-#   5. Applies examples/hello.yaml through silo1's API and checks that its pods run on both nodes
+#   5. Copies the admin kubeconfig out of silo1 (each silo writes it at start; all three share
+#      the cluster CA and admin token) to $state/admin.kubeconfig, mode 0600, with the server set
+#      to silo1's published port: the API serves HTTPS only, with a certificate of the cluster CA
+#      that names 127.0.0.1, and wants a credential for everything but health and version. Also
+#      the CA alone (ca.crt) and the token as a curl header file (auth-header), for curl.
+#   6. Applies examples/hello.yaml through silo1's API and checks that its pods run on both nodes
 #      and answer HTTP (from inside their nodes: pod addresses are private to a node).
 #
 # Stop and remove everything with scripts/compose-down.sh. Settings: see scripts/compose/common.sh.
@@ -24,12 +29,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/compose/common.sh
+. scripts/lib/kubeconfig.sh
 
 project=${ORCH_COMPOSE_PROJECT:-orchestrator}
 images_mode=${ORCH_COMPOSE_IMAGES:-local}
 private_network=${ORCH_COMPOSE_PRIVATE_NETWORK:-1}
 ports=("${ORCH_API_PORT_1:-8081}" "${ORCH_API_PORT_2:-8082}" "${ORCH_API_PORT_3:-8083}")
-api=http://127.0.0.1:${ports[0]}
+api=https://127.0.0.1:${ports[0]}
 started=$SECONDS
 
 step() { printf '[%3d s] %s\n' $((SECONDS - started)) "$*"; }
@@ -236,12 +242,40 @@ compose up -d >>"$state/compose.log" 2>&1 || {
 }
 step "cluster up (project $project, network bridge $bridge); API on ${ports[*]/#/127.0.0.1:}"
 
-# --- 5. The sample workload ----------------------------------------------------------------------
+# --- 5. The admin kubeconfig ----------------------------------------------------------------------
+kubeconfig=$state/admin.kubeconfig
+ca=$state/ca.crt
+auth=$state/auth-header
+# Written once silo1's API listens; the health check (the silo's "probe") reads it, so a healthy
+# silo has it already.
+silo_kubeconfig() {
+  compose exec -T silo1 cat /var/lib/orchestrator/admin.kubeconfig >"$kubeconfig.tmp"
+}
+(
+  umask 077
+  wait_for "silo1 to write its kubeconfig" 60 silo_kubeconfig || {
+    compose logs --tail 30 silo1 >&2 || true
+    exit 1
+  }
+  # The server as seen from this host: silo1's published port (the certificate names 127.0.0.1).
+  sed -E "s#^([[:space:]]*server:[[:space:]]*).*#\1$api#" "$kubeconfig.tmp" >"$kubeconfig"
+  rm -f "$kubeconfig.tmp"
+)
+# $state/ca.crt and $state/auth-header (scripts/lib/kubeconfig.sh).
+kubeconfig_curl_files "$kubeconfig" "$state"
+record ORCH_KUBECONFIG "$kubeconfig"
+step "wrote the admin kubeconfig to $kubeconfig (server $api)"
+# curl as the admin, trusting only the cluster CA; the token from a file, not on a command line.
+api_curl() {
+  curl --cacert "$ca" -H @"$auth" "$@"
+}
+
+# --- 6. The sample workload ----------------------------------------------------------------------
 json() { # python expression over the JSON document on stdin, bound to d
   python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"
 }
 nodes_ready() {
-  curl -sf "$api/api/v1/nodes" | json "sum(1 for n in d['items'] if any(c['type']=='Ready' and c['status']=='True' for c in n['status'].get('conditions',[])))" | grep -qx 2
+  api_curl -sf "$api/api/v1/nodes" | json "sum(1 for n in d['items'] if any(c['type']=='Ready' and c['status']=='True' for c in n['status'].get('conditions',[])))" | grep -qx 2
 }
 wait_for "both nodes to be Ready" 120 nodes_ready || {
   compose logs --tail 30 agent1 agent2 >&2 || true
@@ -252,7 +286,7 @@ document() { # kind: one document of examples/hello.yaml
 }
 post() { # path, kind
   local code
-  code=$(document "$2" | curl -s -o "$state/response.json" -w '%{http_code}' -X POST -H 'Content-Type: application/yaml' --data-binary @- "$api$1")
+  code=$(document "$2" | api_curl -s -o "$state/response.json" -w '%{http_code}' -X POST -H 'Content-Type: application/yaml' --data-binary @- "$api$1")
   case $code in
     201) ;;
     409) echo "($2 hello exists already)" ;;
@@ -262,15 +296,15 @@ post() { # path, kind
 post /apis/apps/v1/namespaces/default/deployments Deployment
 post /api/v1/namespaces/default/services Service
 available() {
-  curl -sf "$api/apis/apps/v1/namespaces/default/deployments/hello" | json "d.get('status',{}).get('availableReplicas',0)" | grep -qx 3
+  api_curl -sf "$api/apis/apps/v1/namespaces/default/deployments/hello" | json "d.get('status',{}).get('availableReplicas',0)" | grep -qx 3
 }
 wait_for "the 3 replicas of hello to be available" 180 available || {
-  curl -s "$api/api/v1/namespaces/default/pods?labelSelector=app%3Dhello" >&2 || true
+  api_curl -s "$api/api/v1/namespaces/default/pods?labelSelector=app%3Dhello" >&2 || true
   exit 1
 }
 
 # name node ip phase, one line per pod
-pods=$(curl -sf "$api/api/v1/namespaces/default/pods?labelSelector=app%3Dhello" |
+pods=$(api_curl -sf "$api/api/v1/namespaces/default/pods?labelSelector=app%3Dhello" |
   json "'\n'.join(f\"{p['metadata']['name']} {p['spec'].get('nodeName','-')} {p['status'].get('podIP','-')} {p['status'].get('phase','-')}\" for p in d['items'])")
 echo
 printf '%-26s %-8s %-14s %-8s %s\n' POD NODE IP PHASE "HTTP (from its node)"
@@ -294,6 +328,8 @@ echo
 [ "${#on_node[@]}" -ge 2 ] || fail "the pods of hello run on ${!on_node[*]} only, not on both nodes"
 step "hello runs on ${!on_node[*]}"
 echo
-echo "API: ${ports[*]/#/http://127.0.0.1:}   (try: curl $api/api/v1/namespaces/default/pods)"
+echo "API: ${ports[*]/#/https://127.0.0.1:}   (HTTPS; every request but /healthz, /readyz, /version needs a credential)"
+echo "Wrote kubeconfig $kubeconfig   (KUBECONFIG=$kubeconfig kubectl get pods)"
+echo "try: curl --cacert $ca -H @$auth $api/api/v1/namespaces/default/pods"
 echo "docker: DOCKER_HOST=$DOCKER_HOST docker-compose -p $project ps   (settings in $compose_env)"
 echo "stop and remove everything with: ORCH_COMPOSE_DIR=$state scripts/compose-down.sh"

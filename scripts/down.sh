@@ -3,15 +3,25 @@
 # deleted (so its containers stop), then the agent, the silo and containerd (only if up.sh
 # started it). State stays in run/data. Workloads of your own keep their objects; delete them
 # before running this if their containers should stop too.
+# The API (HTTPS only) is reached as the admin of the kubeconfig the silo wrote in its data
+# directory (ORCHESTRATOR_KUBECONFIG, default run/data/admin.kubeconfig).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-api=${ORCHESTRATOR_API:-http://127.0.0.1:8080}
+api=${ORCHESTRATOR_API:-https://127.0.0.1:8080}
+kubeconfig=${ORCHESTRATOR_KUBECONFIG:-run/data/admin.kubeconfig}
+. scripts/lib/kubeconfig.sh
 
-if curl -sf "$api/readyz" >/dev/null 2>&1; then
-  curl -sf -X DELETE "$api/apis/apps/v1/namespaces/default/deployments/hello" >/dev/null && echo "deleted the sample deployment"
-  curl -sf -X DELETE "$api/api/v1/namespaces/default/services/hello" >/dev/null
+# The CA and the token as curl reads them, in a directory of this run's only.
+auth=$(mktemp -d)
+trap 'rm -rf "$auth"' EXIT
+api_curl() {
+  curl --cacert "$auth/ca.crt" -H @"$auth/auth-header" "$@"
+}
+if [ -f "$kubeconfig" ] && kubeconfig_curl_files "$kubeconfig" "$auth" && api_curl -sf "$api/readyz" >/dev/null 2>&1; then
+  api_curl -sf -X DELETE "$api/apis/apps/v1/namespaces/default/deployments/hello" >/dev/null && echo "deleted the sample deployment"
+  api_curl -sf -X DELETE "$api/api/v1/namespaces/default/services/hello" >/dev/null
   for _ in $(seq 1 60); do
-    curl -sf "$api/api/v1/namespaces/default/pods?labelSelector=app%3Dhello" | grep -q '"kind":"Pod"' || break
+    api_curl -sf "$api/api/v1/namespaces/default/pods?labelSelector=app%3Dhello" | grep -q '"kind":"Pod"' || break
     sleep 0.5
   done
 fi

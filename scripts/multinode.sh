@@ -3,7 +3,8 @@
 # (tests/Orchestrator.Tests/MultiNode/MultiNodeCluster.cs), with a control plane and real
 # containers.
 #
-#   scripts/multinode.sh up [NODES]   build, then start: a silo (API on 127.0.0.1:8080), a private
+#   scripts/multinode.sh up [NODES]   build, then start: a silo (API on https://127.0.0.1:8080,
+#                                     admin kubeconfig run/multinode/silo/admin.kubeconfig), a private
 #                                     containerd, a "hub" network namespace with bridge hub0
 #                                     (172.30.0.1/24) and NODES (default 3) node namespaces, each
 #                                     with its veth to the hub (172.30.0.1N), pod bridge, routes
@@ -28,7 +29,9 @@ root=$PWD
 state=$root/run/multinode
 prefix=orch-dev
 hub=$prefix-hub
-api=http://127.0.0.1:8080
+api=https://127.0.0.1:8080
+# Written by the silo once its API listens (HTTPS only; a credential for all but health).
+kubeconfig=$state/silo/admin.kubeconfig
 gateway=30000
 cluster_cidr=10.244.0.0/16
 service_cidr=10.96.0.0/12
@@ -48,6 +51,12 @@ start_bg() { # name, command...
 }
 
 . scripts/lib/wait.sh
+. scripts/lib/kubeconfig.sh
+
+# curl as the admin of the silo's kubeconfig, trusting only the cluster CA (files made by up).
+api_curl() {
+  curl --cacert "$state/ca.crt" -H @"$state/auth-header" "$@"
+}
 
 up() {
   local nodes=${1:-3}
@@ -83,7 +92,9 @@ EOF
   start_bg silo dotnet "$root/silos/bin/Release/net10.0/Orchestrator.Silo.dll" --urls "$api" \
     --Orchestrator:DataDirectory="$state/silo" --Orchestrator:GatewayPort=$gateway \
     --Orchestrator:ClusterCidr=$cluster_cidr --Orchestrator:ServiceCidr=$service_cidr
-  wait_for "the API at $api" 120 curl -sf "$api/readyz"
+  wait_for "the silo's kubeconfig $kubeconfig" 120 test -s "$kubeconfig"
+  kubeconfig_curl_files "$kubeconfig" "$state"
+  wait_for "the API at $api" 120 api_curl -sf "$api/readyz"
   # The silo's gateway as a unix socket, for the node namespaces' relays.
   start_bg relay-root socat "UNIX-LISTEN:$state/gateway.sock,fork,unlink-early" "TCP:127.0.0.1:$gateway"
 
@@ -115,12 +126,12 @@ EOF
       --Agent:BridgeName="orch-n$i" --Agent:NodeIP="$(node_ip "$i")" --Agent:Labels:node="node-$i"
   done
   for i in $(seq 1 "$nodes"); do
-    wait_for "node-$i to be Ready" 120 sh -c "curl -sf $api/api/v1/nodes/node-$i | grep -q '\"type\":\"Ready\",\"status\":\"True\"'"
+    wait_for "node-$i to be Ready" 120 sh -c "curl -sf --cacert $state/ca.crt -H @$state/auth-header $api/api/v1/nodes/node-$i | grep -q '\"type\":\"Ready\",\"status\":\"True\"'"
   done
   # Each node's pod CIDR (allocated at registration) is routed to it from every other node and
   # from the hub.
   for i in $(seq 1 "$nodes"); do
-    local cidr; cidr=$(curl -sf "$api/api/v1/nodes/node-$i" | grep -oE '"podCIDR":"[^"]+"' | cut -d'"' -f4)
+    local cidr; cidr=$(api_curl -sf "$api/api/v1/nodes/node-$i" | grep -oE '"podCIDR":"[^"]+"' | cut -d'"' -f4)
     ip -n "$hub" route replace "$cidr" via "$(node_ip "$i")"
     for j in $(seq 1 "$nodes"); do
       [ "$i" = "$j" ] || ip -n "$(node_ns "$j")" route replace "$cidr" via "$(node_ip "$i")"
@@ -129,6 +140,8 @@ EOF
   done
   echo
   echo "API: $api   image: $image_name   hub namespace: $hub"
+  echo "Wrote kubeconfig $kubeconfig   (KUBECONFIG=$kubeconfig kubectl get nodes)"
+  echo "curl: curl --cacert $state/ca.crt -H @$state/auth-header $api/api/v1/nodes"
   echo "try: scripts/multinode.sh exec hub busybox nc ...; scripts/multinode.sh status; scripts/multinode.sh down"
 }
 
@@ -176,7 +189,7 @@ down() {
 
 status() {
   local nodes; nodes=$(cat "$state/nodes" 2>/dev/null || { echo "not up"; exit 0; })
-  curl -sf "$api/api/v1/nodes" | grep -oE '"name":"node-[0-9]+"|"podCIDR":"[^"]+"|"type":"Ready","status":"[A-Za-z]+"' | paste - - - || true
+  api_curl -sf "$api/api/v1/nodes" | grep -oE '"name":"node-[0-9]+"|"podCIDR":"[^"]+"|"type":"Ready","status":"[A-Za-z]+"' | paste - - - || true
   for i in $(seq 1 "$nodes"); do
     echo "--- node-$i ($(node_ns "$i")): service rules"
     nsenter --net="/run/netns/$(node_ns "$i")" iptables-save -t nat | grep -E '^(-A ORCH-SERVICES|-A ORCH-NODEPORTS)' || echo "(none)"
@@ -196,5 +209,5 @@ case "${1:-}" in
   exec) shift; in_ns "$@" ;;
   cut) need_root; ip -n "$hub" link set "n$2" down ;;
   heal) need_root; ip -n "$hub" link set "n$2" up ;;
-  *) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -26,8 +26,9 @@ public sealed class ControlPlane : IAsyncDisposable
         Description = description;
     }
 
-    /// <summary>One silo process of the control plane and an HTTP client of its API.</summary>
-    public sealed record Silo(string Name, int Pid, HttpClient Api, Func<object?, bool> Is);
+    /// <summary>One silo process of the control plane, an HTTP client of its API (as the admin)
+    /// and the admin kubeconfig it wrote (for more clients).</summary>
+    public sealed record Silo(string Name, int Pid, HttpClient Api, Func<object?, bool> Is, string KubeconfigPath);
 
     public IReadOnlyList<Silo> Silos { get; }
 
@@ -40,7 +41,7 @@ public sealed class ControlPlane : IAsyncDisposable
     {
         var data = new TempDirectory("orch-bench");
         var runner = new SiloRunner(data.Path, [.. settings]);
-        var http = Api(runner.HttpPort, connections);
+        var http = Api(runner.HttpPort, runner.KubeconfigPath, connections);
         try
         {
             await runner.WaitReadyAsync(http);
@@ -60,7 +61,7 @@ public sealed class ControlPlane : IAsyncDisposable
         });
         var host = builder.Build();
         await host.StartAsync();
-        var silo = new Silo($"silo pid {runner.Pid}", runner.Pid, http, _ => true);
+        var silo = new Silo($"silo pid {runner.Pid}", runner.Pid, http, _ => true, runner.KubeconfigPath);
         var plane = new ControlPlane([silo], host.Services.GetRequiredService<IClusterClient>(), $"1 silo, embedded profile (pid {runner.Pid}, {SiloRunner.Configuration} build, log {runner.LogPath})");
         plane._owned.Add(new Disposer(async () =>
         {
@@ -91,7 +92,7 @@ public sealed class ControlPlane : IAsyncDisposable
         try
         {
             await cluster.WaitReadyAsync();
-            var list = cluster.Silos.Select(s => new Silo(s.Name, s.Process.Pid, Api(s.HttpPort, connections), s.Is)).ToList();
+            var list = cluster.Silos.Select(s => new Silo(s.Name, s.Process.Pid, Api(s.HttpPort, s.KubeconfigPath, connections), s.Is, s.KubeconfigPath)).ToList();
             var plane = new ControlPlane(list, await cluster.ClientAsync(),
                 $"{silos} silos, cluster profile (Redis {redis.ConnectionString}, PostgreSQL 127.0.0.1:{postgres.Port}; logs in {directory.Path})");
             plane._owned.Add(new Disposer(() =>
@@ -137,8 +138,8 @@ public sealed class ControlPlane : IAsyncDisposable
         }
     }
 
-    private static HttpClient Api(int port, int connections) =>
-        new(new SocketsHttpHandler { MaxConnectionsPerServer = connections }) { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromMinutes(5) };
+    private static HttpClient Api(int port, string kubeconfig, int connections) =>
+        Kubeconfig.AdminClient($"https://127.0.0.1:{port}", kubeconfig, TimeSpan.FromMinutes(5), connections);
 
     private static TimeSpan CpuTime(int pid)
     {

@@ -22,7 +22,7 @@ public static class FootprintBenchmark
         var data = Path.Combine(Path.GetTempPath(), $"orch-foot-{Guid.NewGuid():N}");
         Directory.CreateDirectory(data);
         var silo = new SiloRunner(Path.Combine(data, "silo"), [.. args.Where(a => a.StartsWith("--Orchestrator:", StringComparison.Ordinal))]);
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{silo.HttpPort}"), Timeout = TimeSpan.FromSeconds(30) };
+        using var http = silo.NewApiClient(TimeSpan.FromSeconds(30));
         Process? agent = null;
         try
         {

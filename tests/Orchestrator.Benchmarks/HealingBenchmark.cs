@@ -13,6 +13,7 @@ using Orchestrator.Serialization;
 using Orchestrator.Silo.Hosting;
 using Orchestrator.Tests.Containerd;
 using Orchestrator.Tests.Infrastructure;
+using Orchestrator.Tests.Infrastructure.Processes;
 using Orchestrator.Tests.MultiNode;
 
 namespace Orchestrator.Benchmarks;
@@ -51,7 +52,7 @@ public static class HealingBenchmark
         var clusterId = $"bench-{suffix}";
         var silo = SiloApp.Build(
         [
-            $"--urls=http://127.0.0.1:{httpPort}",
+            $"--urls=https://127.0.0.1:{httpPort}",
             $"--Orchestrator:DataDirectory={Path.Combine(work, "silo")}",
             $"--Orchestrator:SiloPort={SiloRunner.FreePort()}",
             $"--Orchestrator:GatewayPort={gatewayPort}",
@@ -69,7 +70,8 @@ public static class HealingBenchmark
             containerd = await ContainerdInstance.StartAsync(Path.Combine(work, "containerd"), TimeSpan.FromSeconds(20));
             await silo.StartAsync();
             var options = silo.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<ControlPlaneOptions>>().Value;
-            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") };
+            // The admin kubeconfig the silo wrote in its data directory; HttpClient's default timeout.
+            using var http = Kubeconfig.AdminClient($"https://127.0.0.1:{httpPort}", Path.Combine(work, "silo", "admin.kubeconfig"), TimeSpan.FromSeconds(100));
             cluster = await MultiNodeCluster.StartAsync(new MultiNodeSettings
             {
                 Nodes = 3,

@@ -14,6 +14,7 @@ using Orchestrator.NodeAgent.Runtime.Containerd;
 using Orchestrator.Serialization;
 using Orchestrator.Silo.Hosting;
 using Orchestrator.Tests.Containerd;
+using Orchestrator.Tests.Infrastructure.Processes;
 
 namespace Orchestrator.Benchmarks;
 
@@ -107,7 +108,7 @@ public static class PodStartBenchmark
         var httpPort = FreePort();
         await using var silo = SiloApp.Build(
         [
-            $"--urls=http://127.0.0.1:{httpPort}",
+            $"--urls=https://127.0.0.1:{httpPort}",
             $"--Orchestrator:DataDirectory={Path.Combine(work, "silo")}",
             $"--Orchestrator:SiloPort={FreePort()}",
             $"--Orchestrator:GatewayPort={FreePort()}",
@@ -140,7 +141,7 @@ public static class PodStartBenchmark
         await agent.StartAsync(CancellationToken.None);
         try
         {
-            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}"), Timeout = TimeSpan.FromSeconds(60) };
+            using var http = Kubeconfig.AdminClient($"https://127.0.0.1:{httpPort}", Path.Combine(work, "silo", "admin.kubeconfig"), TimeSpan.FromSeconds(60));
             await WaitAsync(async () => (await http.GetStringAsync($"/api/v1/nodes/{node}")).Contains("\"type\":\"Ready\",\"status\":\"True\"", StringComparison.Ordinal),
                 TimeSpan.FromSeconds(30), "the node to be Ready");
             await http.PostAsync("/api/v1/namespaces", Json(new Namespace { Metadata = new ObjectMeta { Name = "bench" } }));

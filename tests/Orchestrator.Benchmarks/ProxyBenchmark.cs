@@ -12,6 +12,7 @@ using Orchestrator.NodeAgent.Proxy;
 using Orchestrator.NodeAgent.Runtime;
 using Orchestrator.Silo.Hosting;
 using Orchestrator.Tests.Containerd;
+using Orchestrator.Tests.Infrastructure.Processes;
 
 namespace Orchestrator.Benchmarks;
 
@@ -48,7 +49,7 @@ public static class ProxyBenchmark
         var httpPort = SiloRunner.FreePort();
         var silo = SiloApp.Build(
         [
-            $"--urls=http://127.0.0.1:{httpPort}",
+            $"--urls=https://127.0.0.1:{httpPort}",
             $"--Orchestrator:DataDirectory={Path.Combine(work, "silo")}",
             $"--Orchestrator:SiloPort={SiloRunner.FreePort()}",
             $"--Orchestrator:GatewayPort={SiloRunner.FreePort()}",
@@ -66,7 +67,8 @@ public static class ProxyBenchmark
             }
             await silo.StartAsync();
             var grains = silo.Services.GetRequiredService<IGrainFactory>();
-            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") };
+            // The admin kubeconfig the silo wrote in its data directory; HttpClient's default timeout.
+            using var http = Kubeconfig.AdminClient($"https://127.0.0.1:{httpPort}", Path.Combine(work, "silo", "admin.kubeconfig"), TimeSpan.FromSeconds(100));
             await WaitAsync(async () => (await http.GetAsync("/api/v1/namespaces/default")).IsSuccessStatusCode, "the silo");
             await grains.GetGrain<INamespaceGrain>("bench").CreateAsync(new Namespace { Metadata = new ObjectMeta { Name = "bench" } });
             Console.WriteLine($"proxy: {nodeCount} nodes (a network namespace each), {Environment.ProcessorCount} cores, {(await HostCommand.CheckAsync("iptables", ["--version"])).Trim()}");

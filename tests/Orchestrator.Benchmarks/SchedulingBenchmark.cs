@@ -12,6 +12,7 @@ using Orchestrator.NodeAgent;
 using Orchestrator.NodeAgent.Agent;
 using Orchestrator.NodeAgent.Runtime;
 using Orchestrator.Grains;
+using Orchestrator.Tests.Infrastructure.Processes;
 using Orleans.Configuration;
 
 namespace Orchestrator.Benchmarks;
@@ -91,7 +92,7 @@ public static class SchedulingBenchmark
         var allRunning = new TaskCompletionSource();
         var watch = Task.Run(() => WatchAsync(http, "bench", clock, bound, running, pods, allRunning, watchCts.Token));
         var extraWatchers = Enumerable.Range(0, watchers).Select(_ => new ExtraWatcher()).ToList();
-        using var watchersHttp = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = watchers + 1 }) { BaseAddress = http.BaseAddress, Timeout = Timeout.InfiniteTimeSpan };
+        using var watchersHttp = Kubeconfig.AdminClient(http.BaseAddress!.ToString(), plane.Silos[0].KubeconfigPath, Timeout.InfiniteTimeSpan, watchers + 1);
         var extraTasks = extraWatchers.Select(w => Task.Run(() => w.RunAsync(watchersHttp, watchCts.Token))).ToList();
 
         var siloCpuBefore = plane.CpuTimes();

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using Orchestrator.Tests.Infrastructure.Processes;
 
 namespace Orchestrator.Benchmarks;
 
@@ -11,6 +12,7 @@ public sealed class SiloRunner : IDisposable
 
     public SiloRunner(string dataDirectory, params string[] extraArgs)
     {
+        KubeconfigPath = Path.Combine(Path.GetFullPath(dataDirectory), "admin.kubeconfig");
         HttpPort = FreePort();
         GatewayPort = FreePort();
         var dll = Path.Combine(RepoRoot(), "silos", "bin", Configuration, "net10.0", "Orchestrator.Silo.dll");
@@ -18,7 +20,7 @@ public sealed class SiloRunner : IDisposable
         foreach (var a in new[]
         {
             dll,
-            $"--urls=http://127.0.0.1:{HttpPort}",
+            $"--urls=https://127.0.0.1:{HttpPort}",
             $"--Orchestrator:DataDirectory={dataDirectory}",
             $"--Orchestrator:SiloPort={FreePort()}",
             $"--Orchestrator:GatewayPort={GatewayPort}",
@@ -44,6 +46,14 @@ public sealed class SiloRunner : IDisposable
     public int GatewayPort { get; }
 
     public int Pid => _process.Id;
+
+    /// <summary>The admin kubeconfig the silo writes in its data directory once its API listens.</summary>
+    public string KubeconfigPath { get; }
+
+    /// <summary>A client of the silo's API (HTTPS only) as the admin of its kubeconfig; it fails
+    /// like an API that is not up until the silo has written the kubeconfig.</summary>
+    public HttpClient NewApiClient(TimeSpan timeout, int maxConnections = int.MaxValue) =>
+        Kubeconfig.AdminClient($"https://127.0.0.1:{HttpPort}", KubeconfigPath, timeout, maxConnections);
 
     /// <summary>The silo's output, kept for a look after a failed run.</summary>
     public string LogPath { get; }

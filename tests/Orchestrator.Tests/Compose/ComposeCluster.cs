@@ -92,12 +92,14 @@ public sealed class ComposeCluster : IAsyncDisposable
         return cluster;
     }
 
-    /// <summary>The API of silo <paramref name="silo"/> (1 to 3).</summary>
-    public ApiClient Api(int silo) => new(new HttpClient(new SocketsHttpHandler { UseProxy = false })
-    {
-        BaseAddress = new Uri($"http://127.0.0.1:{ApiPorts[silo - 1]}"),
-        Timeout = TimeSpan.FromSeconds(30),
-    });
+    /// <summary>The admin kubeconfig compose-up.sh copied out of silo1 (server: silo1's published
+    /// port; deleted with the state directory by compose-down.sh).</summary>
+    public string KubeconfigPath => Recorded.GetValueOrDefault("ORCH_KUBECONFIG", Path.Combine(Directory, "admin.kubeconfig"));
+
+    /// <summary>The API of silo <paramref name="silo"/> (1 to 3), over HTTPS as the admin of the
+    /// kubeconfig: the three silos share its CA and token (both are kept in PostgreSQL), and each
+    /// one's certificate names 127.0.0.1, where its port is published.</summary>
+    public ApiClient Api(int silo) => new(Kubeconfig.AdminClient($"https://127.0.0.1:{ApiPorts[silo - 1]}", KubeconfigPath, TimeSpan.FromSeconds(30)));
 
     /// <summary>The container of a service (docker-compose names it project_service_1).</summary>
     public string Container(string service) => $"{Project}_{service}_1";

@@ -39,6 +39,8 @@ public sealed class ComposeTests(ITestOutputHelper output)
         await using (cluster)
         {
             phases.Log($"compose-up.sh: project {cluster.Project}, silos on 127.0.0.1:{string.Join(", ", cluster.ApiPorts)}; hello runs on both nodes");
+            await AssertSecuredAsync(cluster);
+            phases.Log("each silo serves HTTPS only, to the admin of compose-up.sh's kubeconfig (mode 0600); health is anonymous");
             try
             {
                 await KillAndConvergeAsync(cluster, phases);
@@ -102,6 +104,26 @@ public sealed class ComposeTests(ITestOutputHelper output)
         Assert.Equal(2, after.Status?.AvailableReplicas);
         AssertKept(before, await SnapshotAsync(silo1), "silo1 (restarted)");
         phases.Log("silo1 restarted and serves the same state");
+    }
+
+    /// <summary>What compose-up.sh wrote is a working admin kubeconfig of every silo, readable by
+    /// its owner only; without a credential only health is served, and plain HTTP not at all.</summary>
+    private static async Task AssertSecuredAsync(ComposeCluster cluster)
+    {
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(cluster.KubeconfigPath));
+        }
+        foreach (var silo in new[] { 1, 2, 3 })
+        {
+            var port = cluster.ApiPorts[silo - 1];
+            Assert.Equal("default", (await cluster.Api(silo).GetAsync<Namespace>("/api/v1/namespaces/default")).Metadata.Name);
+            using var anonymous = Infrastructure.Processes.Kubeconfig.AnonymousClient($"https://127.0.0.1:{port}", cluster.KubeconfigPath, TimeSpan.FromSeconds(30));
+            Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/readyz")).StatusCode);
+            Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/api/v1/namespaces")).StatusCode);
+            using var plain = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
+            await Assert.ThrowsAnyAsync<HttpRequestException>(() => plain.GetAsync("/readyz"));
+        }
     }
 
     /// <summary>For a failure message: the replica sets, pods and events as the silos still up
