@@ -345,7 +345,16 @@ public sealed partial class ServiceRoutingTests(MultiNodeFixture fixture, ITestO
     // ------------------------------------------------------------------ helpers
 
     private static Deployment Web(string name, int replicas) =>
-        Manifests.Deployment(name, replicas, new PodSpec { Containers = [HttpdContainer()], TerminationGracePeriodSeconds = 1 });
+        Manifests.Deployment(name, replicas, new PodSpec { Containers = [HttpdContainer()], TerminationGracePeriodSeconds = 1, Tolerations = RideOutAgentRestarts });
+
+    /// <summary>These tests restart agents on purpose; their pods stay bound to an unreachable node
+    /// for a minute instead of the control plane's 5 s, as a Kubernetes user would say it, so a
+    /// slow restart on a busy machine is not taken for a lost node (eviction is NodeFaultTests').</summary>
+    private static readonly IReadOnlyList<Toleration> RideOutAgentRestarts =
+    [
+        new Toleration { Key = "node.kubernetes.io/unreachable", Operator = "Exists", Effect = "NoExecute", TolerationSeconds = 60 },
+        new Toleration { Key = "node.kubernetes.io/not-ready", Operator = "Exists", Effect = "NoExecute", TolerationSeconds = 60 },
+    ];
 
     private static Container HttpdContainer() => new()
     {
@@ -371,7 +380,7 @@ public sealed partial class ServiceRoutingTests(MultiNodeFixture fixture, ITestO
             await Api.CreateAsync($"/api/v1/namespaces/{ns}/pods", new Pod
             {
                 Metadata = new ObjectMeta { Name = $"client-n{node.Index}", Labels = new Dictionary<string, string> { ["role"] = "client", ["client"] = node.Name } },
-                Spec = ContainerdFixture.OnNode(new PodSpec { Containers = [HttpdContainer()], TerminationGracePeriodSeconds = 1 }, node.Name),
+                Spec = ContainerdFixture.OnNode(new PodSpec { Containers = [HttpdContainer()], TerminationGracePeriodSeconds = 1, Tolerations = RideOutAgentRestarts }, node.Name),
             });
         }
         return [.. (await WaitReadyPodsAsync(ns, "role=client", count)).OrderBy(p => p.Metadata.Name, StringComparer.Ordinal)];
