@@ -127,15 +127,26 @@ public sealed class CertificateAuthority : IDisposable
     /// authentication and is valid now.</summary>
     public bool IsClientCertificate(X509Certificate2 certificate, DateTimeOffset now) => Chains(certificate, now, ClientAuth);
 
-    private bool Chains(X509Certificate2 certificate, DateTimeOffset now, Oid usage)
+    private bool Chains(X509Certificate2 certificate, DateTimeOffset now, Oid usage) => ChainsTo(Certificate, certificate, now, usage);
+
+    /// <summary>Whether <paramref name="certificate"/> chains to <paramref name="root"/> alone (not
+    /// to the machine's trust store), at <paramref name="at"/> (default now) and, if given, for
+    /// <paramref name="usage"/>: how every party of the cluster checks a peer against its CA.</summary>
+    public static bool ChainsTo(X509Certificate2 root, X509Certificate2 certificate, DateTimeOffset? at = null, Oid? usage = null)
     {
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(Certificate);
+        chain.ChainPolicy.CustomTrustStore.Add(root);
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        chain.ChainPolicy.VerificationTime = now.UtcDateTime;
-        chain.ChainPolicy.ApplicationPolicy.Add(usage);
-        return chain.Build(certificate) && chain.ChainElements[^1].Certificate.RawDataMemory.Span.SequenceEqual(Certificate.RawDataMemory.Span);
+        if (at is { } time)
+        {
+            chain.ChainPolicy.VerificationTime = time.UtcDateTime;
+        }
+        if (usage is not null)
+        {
+            chain.ChainPolicy.ApplicationPolicy.Add(usage);
+        }
+        return chain.Build(certificate) && chain.ChainElements[^1].Certificate.RawDataMemory.Span.SequenceEqual(root.RawDataMemory.Span);
     }
 
     public void Dispose()

@@ -88,12 +88,8 @@ public static partial class Probe
         {
             return false;
         }
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(ca);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         using var served = new X509Certificate2(certificate);
-        return chain.Build(served);
+        return Grains.Security.CertificateAuthority.ChainsTo(ca, served);
     }
 
     [GeneratedRegex(@"^\s*server:\s*(\S+)\s*$", RegexOptions.Multiline)]

@@ -23,7 +23,8 @@ public sealed class SampleServiceTests
     {
         using var feed = new TempDirectory("orch-feed");
         using var logs = new TempDirectory("orch-sample");
-        var version = $"0.1.0-test.{DateTime.UtcNow:yyyyMMddHHmmss}.{Random.Shared.Next(100000):D5}";
+        // SemVer forbids leading zeros in a numeric identifier: the last one starts at 10000.
+        var version = $"0.1.0-test.{DateTime.UtcNow:yyyyMMddHHmmss}.{Random.Shared.Next(10000, 100000)}";
         var environment = new Dictionary<string, string>
         {
             ["ORCHESTRATOR_SILO_DLL"] = Repository.SiloDll,

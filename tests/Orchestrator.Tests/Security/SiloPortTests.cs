@@ -100,14 +100,7 @@ public sealed class SiloPortTests(ControlPlaneFixture cp)
         {
             TargetHost = CertificateAuthority.SiloCommonName,
             ClientCertificates = [certificate],
-            RemoteCertificateValidationCallback = (_, served, _, _) =>
-            {
-                using var chain = new X509Chain();
-                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                chain.ChainPolicy.CustomTrustStore.Add(ca);
-                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                return served is not null && chain.Build(new X509Certificate2(served));
-            },
+            RemoteCertificateValidationCallback = (_, served, _, _) => served is not null && CertificateAuthority.ChainsTo(ca, new X509Certificate2(served)),
         });
         return ssl;
     }

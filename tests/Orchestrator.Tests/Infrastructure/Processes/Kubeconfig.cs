@@ -40,12 +40,8 @@ public sealed partial record Kubeconfig(string Server, string CaPem, string Toke
             return false;
         }
         using var ca = X509Certificate2.CreateFromPem(caPem);
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(ca);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         using var served = new X509Certificate2(certificate);
-        return chain.Build(served);
+        return Orchestrator.Grains.Security.CertificateAuthority.ChainsTo(ca, served);
     }
 
     [GeneratedRegex(@"^\s*server:\s*(\S+)\s*$", RegexOptions.Multiline)]
