@@ -46,18 +46,21 @@ fi
 
 start silo dotnet "$root/silos/bin/Release/net10.0/Orchestrator.Silo.dll" --urls "$api" --Orchestrator:DataDirectory="$root/run/data"
 wait_for "the API at $api" 60 sh -c "test -s '$kubeconfig' && curl -sf --cacert run/data/credentials/ca.crt '$api/readyz'"
-# curl as the kubeconfig's admin: its CA, its bearer token.
-token=$(sed -n 's/^ *token: *//p' "$kubeconfig")
-kcurl() { curl -sf --cacert run/data/credentials/ca.crt -H "Authorization: Bearer $token" "$@"; }
+# curl as the kubeconfig's admin: its CA, its bearer token (through a 0600 file, not argv).
+. scripts/lib/kubeconfig.sh
+auth=$(mktemp -d)
+trap 'rm -rf "$auth"' EXIT
+kubeconfig_curl_files "$kubeconfig" "$auth"
+kcurl() { curl -sf --cacert "$auth/ca.crt" -H @"$auth/auth-header" "$@"; }
 start agent dotnet "$root/node-agent/bin/Release/net10.0/Orchestrator.NodeAgent.dll" --Agent:Runtime="$runtime" --Agent:NodeName="$(hostname | tr 'A-Z_' 'a-z-')"
-wait_for "the node to register" 60 sh -c "curl -sf --cacert run/data/credentials/ca.crt -H 'Authorization: Bearer $token' $api/api/v1/nodes | grep -q '\"type\":\"Ready\",\"status\":\"True\"'"
+wait_for "the node to register" 60 sh -c "curl -sf --cacert $auth/ca.crt -H @$auth/auth-header $api/api/v1/nodes | grep -q '\"type\":\"Ready\",\"status\":\"True\"'"
 
 echo "applying examples/hello.yaml"
 kcurl -X POST -H 'Content-Type: application/yaml' --data-binary @<(awk 'BEGIN{RS="---\n"} /kind: Deployment/' examples/hello.yaml) \
   "$api/apis/apps/v1/namespaces/default/deployments" >/dev/null || echo "(the deployment exists already)"
 kcurl -X POST -H 'Content-Type: application/yaml' --data-binary @<(awk 'BEGIN{RS="---\n"} /kind: Service/' examples/hello.yaml) \
   "$api/api/v1/namespaces/default/services" >/dev/null || echo "(the service exists already)"
-wait_for "3 available replicas" 60 sh -c "curl -sf --cacert run/data/credentials/ca.crt -H 'Authorization: Bearer $token' $api/apis/apps/v1/namespaces/default/deployments/hello | grep -q '\"availableReplicas\":3'"
+wait_for "3 available replicas" 60 sh -c "curl -sf --cacert $auth/ca.crt -H @$auth/auth-header $api/apis/apps/v1/namespaces/default/deployments/hello | grep -q '\"availableReplicas\":3'"
 
 echo
 echo "hello is running:"
