@@ -66,6 +66,25 @@ public sealed class RbacBoundaryTests(ControlPlaneFixture cp)
             {(subjectNamespace is null ? "" : $"  namespace: {subjectNamespace}")}
             """);
 
+    /// <summary>A Role with <paramref name="rules"/> (YAML flow style) and a RoleBinding of the
+    /// same name giving it to user <paramref name="user"/>.</summary>
+    private async Task GrantAsync(string ns, string name, string user, string rules)
+    {
+        await ApplyAsync($"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles", $$"""
+            apiVersion: rbac.authorization.k8s.io/v1
+            kind: Role
+            metadata: {name: {{name}}}
+            rules: {{rules}}
+            """);
+        await ApplyAsync($"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings", $$"""
+            apiVersion: rbac.authorization.k8s.io/v1
+            kind: RoleBinding
+            metadata: {name: {{name}}}
+            roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: {{name}}}
+            subjects: [{kind: User, name: {{user}}}]
+            """);
+    }
+
     private static StringContent Json<T>(T obj) where T : class =>
         new(ResourceJson.SerializeToString(obj), new MediaTypeHeaderValue("application/json"));
 
@@ -113,25 +132,7 @@ public sealed class RbacBoundaryTests(ControlPlaneFixture cp)
     public async Task ResourceNamesLimitARoleToTheNamedObjects()
     {
         var ns = await cp.NewNamespaceAsync("rbac");
-        await ApplyAsync($"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles", """
-            apiVersion: rbac.authorization.k8s.io/v1
-            kind: Role
-            metadata:
-              name: one-pod
-            rules:
-            - apiGroups: [""]
-              resources: ["pods"]
-              resourceNames: ["allowed"]
-              verbs: ["get"]
-            """);
-        await ApplyAsync($"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings", """
-            apiVersion: rbac.authorization.k8s.io/v1
-            kind: RoleBinding
-            metadata:
-              name: one-pod
-            roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: one-pod}
-            subjects: [{kind: User, name: narrow}]
-            """);
+        await GrantAsync(ns, "one-pod", "narrow", """[{apiGroups: [""], resources: [pods], resourceNames: [allowed], verbs: [get]}]""");
         using var narrow = As("narrow");
 
         // Allowed to look, and there is nothing: 404, not 403.
@@ -145,24 +146,7 @@ public sealed class RbacBoundaryTests(ControlPlaneFixture cp)
     public async Task PodRightsDoNotReadTheNamespaceThroughAnEncodedPath()
     {
         var ns = await cp.NewNamespaceAsync("rbac");
-        await ApplyAsync($"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles", """
-            apiVersion: rbac.authorization.k8s.io/v1
-            kind: Role
-            metadata:
-              name: pods
-            rules:
-            - apiGroups: [""]
-              resources: ["pods"]
-              verbs: ["*"]
-            """);
-        await ApplyAsync($"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings", """
-            apiVersion: rbac.authorization.k8s.io/v1
-            kind: RoleBinding
-            metadata:
-              name: pods
-            roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: pods}
-            subjects: [{kind: User, name: podder}]
-            """);
+        await GrantAsync(ns, "pods", "podder", """[{apiGroups: [""], resources: [pods], verbs: ["*"]}]""");
         using var podder = As("podder");
         await Eventually.True(async () => (await podder.GetAsync($"/api/v1/namespaces/{ns}/pods")).IsSuccessStatusCode, "the binding to take effect");
 
