@@ -35,6 +35,9 @@ public static class ControlPlaneSiloBuilderExtensions
         services.AddSingleton<Security.ServiceAccountTokens>();
         services.AddSingleton<Security.ITokenObjectLookup, Security.CachedTokenObjectLookup>();
         services.AddSingleton<Security.ITokenAuthenticator, Security.ServiceAccountTokenAuthenticator>();
+        // Node agents' tokens, issued with their certificates when they join.
+        services.AddSingleton<Security.NodeTokens>();
+        services.AddSingleton<Security.ITokenAuthenticator, Security.NodeTokenAuthenticator>();
         services.AddHostedService<ControlPlaneBootstrap>();
         services.AddHostedService<Events.EventSweeper>();
         silo.AddIncomingGrainCallFilter<ProcessedCallFailureFilter>();
