@@ -45,8 +45,9 @@ public sealed record PodSpec
     /// <summary>The ServiceAccount the pod runs as; "default" when not given.</summary>
     [Id(11)] public string? ServiceAccountName { get; init; }
 
-    /// <summary>JSON <c>serviceAccount</c>: Kubernetes' deprecated alias of serviceAccountName,
-    /// read when the latter is empty and always written equal to it.</summary>
+    /// <summary>Deprecated alias of serviceAccountName: read when that is empty, and always written
+    /// equal to it.</summary>
+    /// <remarks>JSON <c>serviceAccount</c>, as Kubernetes names it.</remarks>
     [Id(12), JsonPropertyName("serviceAccount")] public string? DeprecatedServiceAccount { get; init; }
 
     /// <summary>False keeps the ServiceAccount token out of the containers; null leaves it to the
@@ -84,7 +85,8 @@ public sealed record EnvVar
 public sealed record ContainerPort
 {
     [Id(0)] public string? Name { get; init; }
-    /// <summary>JSON <c>containerPort</c>; C# forbids a member named like its type.</summary>
+    /// <summary>The port number the container listens on, on the pod's IP address.</summary>
+    /// <remarks>JSON <c>containerPort</c>; C# forbids a member named like its type.</remarks>
     [Id(1), JsonPropertyName("containerPort")] public int Port { get; init; }
     [Id(2)] public string? Protocol { get; init; }
     [Id(3)] public int? HostPort { get; init; }

@@ -106,7 +106,10 @@ public sealed class SchemaBuilder(OpenApiDialect dialect, ModelDocs docs)
     private JsonObject PropertySchema(Type type, PropertyInfo? member)
     {
         var schema = Schema(type);
-        if (member is not null && docs.Of(member) is { } description)
+        // A field without a comment of its own is described by its type's comment (metadata by
+        // ObjectMeta's), which kubectl explain shows for the field.
+        var description = member is null ? null : docs.Of(member) ?? TypeDescription(type);
+        if (description is not null)
         {
             if (schema.ContainsKey("$ref") || schema.ContainsKey("allOf"))
             {
@@ -130,6 +133,14 @@ public sealed class SchemaBuilder(OpenApiDialect dialect, ModelDocs docs)
             schema["x-kubernetes-patch-strategy"] = "merge";
         }
         return schema;
+    }
+
+    /// <summary>The comment of the record (or IntOrString, Quantity) a field holds; none for lists,
+    /// maps and plain values.</summary>
+    private string? TypeDescription(Type type)
+    {
+        type = Nullable.GetUnderlyingType(type) ?? type;
+        return Scalar(type) is not null || (type != typeof(string) && ResourceJson.Strict.GetTypeInfo(type).Kind == JsonTypeInfoKind.Object) ? docs.Of(type) : null;
     }
 
     private JsonObject Schema(Type type)

@@ -73,6 +73,8 @@ public sealed class OpenApiDocumentTests
         Assert.Equal("string", (string?)strategy["type"]!["type"]);
         Assert.Equal("RollingUpdate (the default) or Recreate.", (string?)strategy["type"]!["description"]);
         Assert.Equal("#/components/schemas/orch.RollingUpdateDeployment", (string?)strategy["rollingUpdate"]!["allOf"]![0]!["$ref"]);
+        // A field without a comment of its own is described by its type's.
+        Assert.StartsWith("Kubernetes' ObjectMeta", (string?)Property("apis/apps/v1", "orch.Deployment", "metadata")["description"], StringComparison.Ordinal);
     }
 
     [Fact]
