@@ -81,7 +81,7 @@ public sealed record DeploymentSpec
     [Id(0)] public int? Replicas { get; init; }
     [Id(1)] public LabelSelector? Selector { get; init; }
     [Id(2)] public PodTemplateSpec Template { get; init; } = new();
-    [Id(3)] public DeploymentStrategy? Strategy { get; init; }
+    [Id(3), RetainKeys] public DeploymentStrategy? Strategy { get; init; }
     [Id(4)] public int? MinReadySeconds { get; init; }
     [Id(5)] public int? RevisionHistoryLimit { get; init; }
     [Id(6)] public bool? Paused { get; init; }

@@ -35,7 +35,7 @@ public sealed record PodSpec
     [Id(3)] public IReadOnlyDictionary<string, string>? NodeSelector { get; init; }
     [Id(4)] public string? NodeName { get; init; }
     [Id(5)] public IReadOnlyList<Toleration>? Tolerations { get; init; }
-    [Id(6), MergeByKey("name")] public IReadOnlyList<Volume>? Volumes { get; init; }
+    [Id(6), MergeByKey("name"), RetainKeys] public IReadOnlyList<Volume>? Volumes { get; init; }
     /// <summary>The node's network namespace instead of the pod's own.</summary>
     [Id(7)] public bool? HostNetwork { get; init; }
     [Id(8)] public bool? HostPID { get; init; }

@@ -27,3 +27,11 @@ public sealed class MergeByKeyAttribute(string key) : Attribute
 /// </summary>
 [AttributeUsage(AttributeTargets.Property, AllowMultiple = false)]
 public sealed class MergeAsSetAttribute : Attribute;
+
+/// <summary>
+/// A field of alternatives (a deployment's strategy, a volume's source) that a patch replaces
+/// whole: Kubernetes' <c>+patchStrategy=retainKeys</c>, so that a patch switching to another
+/// alternative drops the fields of the old one instead of leaving both.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, AllowMultiple = false)]
+public sealed class RetainKeysAttribute : Attribute;

@@ -21,8 +21,8 @@ public sealed record OpenApiDialect(string RefPrefix, bool IsV3)
 /// encodes and decodes with (<see cref="ResourceJson.Strict"/>): a field appears under the name,
 /// and with the JSON type, that the API actually reads and writes, so the documents cannot drift
 /// from the model. Each record type becomes one named definition, collected with every type it
-/// reaches; lists carry the patch metadata of <see cref="MergeByKeyAttribute"/> and
-/// <see cref="MergeAsSetAttribute"/>.
+/// reaches; fields carry the patch metadata of <see cref="MergeByKeyAttribute"/>,
+/// <see cref="MergeAsSetAttribute"/> and <see cref="RetainKeysAttribute"/>.
 /// </summary>
 public sealed class SchemaBuilder(OpenApiDialect dialect, ModelDocs docs)
 {
@@ -120,17 +120,27 @@ public sealed class SchemaBuilder(OpenApiDialect dialect, ModelDocs docs)
                 schema["description"] = description;
             }
         }
+        var strategies = new List<string>();
         if (member?.GetCustomAttribute<MergeByKeyAttribute>() is { } byKey)
         {
             schema["x-kubernetes-list-map-keys"] = new JsonArray(byKey.ListMapKeys.Select(k => (JsonNode)k).ToArray());
             schema["x-kubernetes-list-type"] = "map";
             schema["x-kubernetes-patch-merge-key"] = byKey.Key;
-            schema["x-kubernetes-patch-strategy"] = "merge";
+            strategies.Add("merge");
         }
         else if (member?.GetCustomAttribute<MergeAsSetAttribute>() is not null)
         {
             schema["x-kubernetes-list-type"] = "set";
-            schema["x-kubernetes-patch-strategy"] = "merge";
+            strategies.Add("merge");
+        }
+        if (member?.GetCustomAttribute<RetainKeysAttribute>() is not null)
+        {
+            strategies.Add("retainKeys");
+        }
+        if (strategies.Count > 0)
+        {
+            // Kubernetes writes both as "merge,retainKeys" (a pod's volumes).
+            schema["x-kubernetes-patch-strategy"] = string.Join(",", strategies);
         }
         return schema;
     }

@@ -57,6 +57,8 @@ public sealed class OpenApiDocumentTests
         Assert.Equal(["containerPort", "protocol"], ports["x-kubernetes-list-map-keys"]!.AsArray().Select(k => (string?)k));
         Assert.Equal("type", (string?)conditions["x-kubernetes-patch-merge-key"]);
         Assert.Equal("set", (string?)Property("api/v1", "orch.ObjectMeta", "finalizers")["x-kubernetes-list-type"]);
+        Assert.Equal("retainKeys", (string?)Property("apis/apps/v1", "orch.DeploymentSpec", "strategy")["x-kubernetes-patch-strategy"]);
+        Assert.Equal("merge,retainKeys", (string?)Property("api/v1", "orch.PodSpec", "volumes")["x-kubernetes-patch-strategy"]);
     }
 
     [Fact]
