@@ -85,6 +85,22 @@ public sealed class KubectlApplyTests(ControlPlaneFixture cp) : IDisposable
     }
 
     [Fact]
+    public async Task KubectlCachesTheDocumentsByHash()
+    {
+        await _kubectl.CheckAsync("explain", "deployment.spec");
+
+        // -v=8 prints each response's headers; the second time the group-version's document
+        // comes from kubectl's HTTP cache (its URL names the document's hash).
+        var again = await _kubectl.RunAsync("explain", "deployment.spec", "-v=8");
+
+        Assert.Equal(0, again.ExitCode);
+        var log = again.StandardError.Split('\n');
+        var request = Array.FindIndex(log, l => l.Contains("GET ", StringComparison.Ordinal) && l.Contains("/openapi/v3/apis/apps/v1?hash=", StringComparison.Ordinal));
+        Assert.True(request >= 0, again.StandardError);
+        Assert.Contains(log.Skip(request).TakeWhile(l => !l.Contains("Response Body", StringComparison.Ordinal)), l => l.Contains("X-From-Cache: 1", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task ExplainPrintsTheModelsFields()
     {
         var output = await _kubectl.CheckAsync("explain", "deployment.spec.strategy");
