@@ -75,7 +75,7 @@ public static class KindApi<T> where T : class, IResource<T>
     /// (kubectl get), else null.</summary>
     private static TableWriter<T>? TableFor(HttpContext http) =>
         TableRequest.From(http.Request) is { } request
-            ? new TableWriter<T>(request, KindRegistry.Of<T>().Columns, (http.RequestServices.GetService<TimeProvider>() ?? TimeProvider.System).GetUtcNow())
+            ? new TableWriter<T>(request, KindRegistry.Of<T>().Columns, http.RequestServices.GetService<TimeProvider>() ?? TimeProvider.System)
             : null;
 
     private static async Task<IResult> ListAsync(HttpContext http, IGrainFactory grains, string? ns)

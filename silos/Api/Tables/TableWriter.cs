@@ -8,9 +8,10 @@ namespace Orchestrator.Silo.Api.Tables;
 /// <summary>
 /// Writes Kubernetes' meta.k8s.io Table: the kind's column definitions and one row per object,
 /// each with its cells and (per includeObject) its metadata or the whole object, so kubectl
-/// prints the same columns as against Kubernetes.
+/// prints the same columns as against Kubernetes. Ages are computed when each table is written,
+/// so the events of a long watch show the age at the time of the change.
 /// </summary>
-public sealed class TableWriter<T>(TableRequest request, IReadOnlyList<PrinterColumn<T>> columns, DateTimeOffset now) where T : class, IResource<T>
+public sealed class TableWriter<T>(TableRequest request, IReadOnlyList<PrinterColumn<T>> columns, TimeProvider clock) where T : class, IResource<T>
 {
     /// <summary>The negotiated media type, as Kubernetes labels a Table response.</summary>
     public string ContentType => $"application/json;as=Table;v={request.ApiVersion[(TableRequest.Group.Length + 1)..]};g={TableRequest.Group}";
@@ -41,9 +42,10 @@ public sealed class TableWriter<T>(TableRequest request, IReadOnlyList<PrinterCo
             WriteColumns(writer);
         }
         writer.WriteStartArray("rows");
+        var now = clock.GetUtcNow();
         foreach (var obj in objects)
         {
-            WriteRow(writer, obj);
+            WriteRow(writer, obj, now);
         }
         writer.WriteEndArray();
         writer.WriteEndObject();
@@ -75,7 +77,7 @@ public sealed class TableWriter<T>(TableRequest request, IReadOnlyList<PrinterCo
         writer.WriteEndArray();
     }
 
-    private void WriteRow(Utf8JsonWriter writer, T obj)
+    private void WriteRow(Utf8JsonWriter writer, T obj, DateTimeOffset now)
     {
         writer.WriteStartObject();
         writer.WriteStartArray("cells");
