@@ -1,9 +1,11 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Orchestrator.GrainInterfaces;
+using Orchestrator.Grains.Kinds;
 using Orchestrator.Model;
 using Orchestrator.Selectors;
 using Orchestrator.Serialization;
+using Orchestrator.Silo.Api.Tables;
 using Orchestrator.Validation;
 
 namespace Orchestrator.Silo.Api;
@@ -65,8 +67,16 @@ public static class KindApi<T> where T : class, IResource<T>
         {
             await cache.SyncAsync();
         }
-        return JsonBody.Of(await cache.GetAsync(Type.Key(ns, name)) ?? throw ApiErrors.NotFound(Type, name));
+        var obj = await cache.GetAsync(Type.Key(ns, name)) ?? throw ApiErrors.NotFound(Type, name);
+        return TableFor(http) is { } table ? new TableBody<T>(table, [obj]) : JsonBody.Of(obj);
     }
+
+    /// <summary>The Table writer of this kind's columns when the request asks for a Table
+    /// (kubectl get), else null.</summary>
+    private static TableWriter<T>? TableFor(HttpContext http) =>
+        TableRequest.From(http.Request) is { } request
+            ? new TableWriter<T>(request, KindRegistry.Of<T>().Columns, http.RequestServices.GetService<TimeProvider>() ?? TimeProvider.System)
+            : null;
 
     private static async Task<IResult> ListAsync(HttpContext http, IGrainFactory grains, string? ns)
     {
@@ -79,7 +89,7 @@ public static class KindApi<T> where T : class, IResource<T>
         };
         if (IsTrue(q["watch"]))
         {
-            await Watch<T>.StreamAsync(http, Cache(http), query);
+            await Watch<T>.StreamAsync(http, Cache(http), query, TableFor(http));
             return Results.Empty;
         }
         var options = new ListOptions
@@ -92,12 +102,16 @@ public static class KindApi<T> where T : class, IResource<T>
             ResourceVersionMatch = q["resourceVersionMatch"].ToString() is { Length: > 0 } m ? m : null,
         };
         var list = await Cache(http).ListAsync(query, options);
+        if (TableFor(http) is { } table)
+        {
+            return new TableBody<T>(table, list.Items, list.ResourceVersion, list.Continue, list.RemainingItemCount);
+        }
         return new JsonListBody<T>(Type, list.Items, list.ResourceVersion, list.Continue, list.RemainingItemCount);
     }
 
     private static async Task<IResult> CreateAsync(HttpContext http, IGrainFactory grains, string? ns)
     {
-        RejectDryRun(http);
+        CheckWriteOptions(http);
         var body = await RequestBody.ReadAsync(http.Request, http.RequestAborted);
         var format = RequestBody.FormatOf(http.Request, body);
         if (format is not (BodyFormat.Json or BodyFormat.Yaml))
@@ -134,7 +148,7 @@ public static class KindApi<T> where T : class, IResource<T>
 
     private static async Task<IResult> ReplaceAsync(HttpContext http, IGrainFactory grains, string? ns, string name, bool status)
     {
-        RejectDryRun(http);
+        CheckWriteOptions(http);
         var body = await RequestBody.ReadAsync(http.Request, http.RequestAborted);
         var format = RequestBody.FormatOf(http.Request, body);
         if (format is not (BodyFormat.Json or BodyFormat.Yaml))
@@ -159,7 +173,7 @@ public static class KindApi<T> where T : class, IResource<T>
 
     private static async Task<IResult> PatchAsync(HttpContext http, IGrainFactory grains, string? ns, string name, bool status)
     {
-        RejectDryRun(http);
+        CheckWriteOptions(http);
         var body = await RequestBody.ReadAsync(http.Request, http.RequestAborted);
         var format = RequestBody.FormatOf(http.Request, body);
         var patched = await Grain(grains, ns, name).PatchAsync(PatchTypeOf(http, format), body, status);
@@ -180,7 +194,7 @@ public static class KindApi<T> where T : class, IResource<T>
 
     private static async Task<IResult> DeleteAsync(HttpContext http, IGrainFactory grains, string? ns, string name)
     {
-        RejectDryRun(http);
+        CheckWriteOptions(http);
         var options = await DeleteOptionsFromAsync(http);
         var result = await Grain(grains, ns, name).DeleteAsync(options);
         return JsonBody.Of(result.Object, result.Finished ? StatusCodes.Status200OK : StatusCodes.Status202Accepted);
@@ -272,11 +286,19 @@ public static class KindApi<T> where T : class, IResource<T>
         return options;
     }
 
-    private static void RejectDryRun(HttpContext http)
+    /// <summary>Refuses what this server cannot do with a write (dryRun) and a fieldValidation it
+    /// does not know. Every known fieldValidation decodes strictly: an unknown field is an error
+    /// naming it whatever the client asked, never dropped (the OpenAPI documents say so, which is
+    /// how kubectl learns to leave validation to the server).</summary>
+    private static void CheckWriteOptions(HttpContext http)
     {
         if (http.Request.Query.ContainsKey("dryRun"))
         {
             throw ApiErrors.BadRequest("dryRun is not supported by this server");
+        }
+        if (http.Request.Query["fieldValidation"].ToString() is not ("" or "Strict" or "Warn" or "Ignore") and var directive)
+        {
+            throw ApiErrors.BadRequest($"fieldValidation \"{directive}\" is not one of Ignore, Warn, Strict");
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Orchestrator.Serialization;
 using Orchestrator.Validation;
 
 namespace Orchestrator.Model;
@@ -56,8 +57,8 @@ public sealed record NodeStatus
 {
     [Id(0)] public IReadOnlyDictionary<string, Quantity>? Capacity { get; init; }
     [Id(1)] public IReadOnlyDictionary<string, Quantity>? Allocatable { get; init; }
-    [Id(2)] public IReadOnlyList<Condition>? Conditions { get; init; }
-    [Id(3)] public IReadOnlyList<NodeAddress>? Addresses { get; init; }
+    [Id(2), MergeByKey("type")] public IReadOnlyList<Condition>? Conditions { get; init; }
+    [Id(3), MergeByKey("type")] public IReadOnlyList<NodeAddress>? Addresses { get; init; }
     [Id(4)] public NodeSystemInfo? NodeInfo { get; init; }
 }
 
