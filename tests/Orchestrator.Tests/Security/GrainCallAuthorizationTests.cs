@@ -44,6 +44,8 @@ public sealed class GrainCallAuthorizationFixture : IAsyncLifetime
         });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddOrchestratorClient(builder.Configuration);
+        // As a node agent: its endpoint answers only calls a silo of this cluster signed.
+        builder.Services.AddControlPlaneOnlyEndpoint(Credentials.Ca.Certificate);
         _client = builder.Build();
         await _client.StartAsync();
     }
@@ -226,5 +228,36 @@ public sealed class GrainCallAuthorizationTests(GrainCallAuthorizationFixture f)
         // The scheduler's binding, asked for by a node that would like a pod: refused before it runs.
         var status = await RefusedAsync(403, () => AsAsync(f.NodeToken("x"), () => Grains.GetGrain<Orchestrator.Grains.IPodControlGrain>("default/any").BindAsync("x", "uid")));
         Assert.Equal("forbidden: User \"system:node:x\" cannot call path \"grain:IPodControlGrain.BindAsync\": the control plane's own interface", status.Message);
+    }
+
+    [Fact]
+    public async Task TheAgentsEndpointAnswersTheControlPlaneOnly()
+    {
+        var node = $"endpoint-{Guid.NewGuid():N}"[..20];
+        var token = f.NodeToken(node);
+        var endpoint = Grains.CreateObjectReference<INodeAgentEndpoint>(new LogEndpoint());
+        try
+        {
+            await AsAsync(token, () => Grains.GetGrain<INodeLeaseGrain>(node).RegisterAsync(new NodeRegistration { Name = node }));
+            Assert.True(await AsAsync(token, () => Grains.GetGrain<INodeLeaseGrain>(node).HeartbeatAsync("boot", endpoint)));
+
+            // Through the control plane (here the admin asks the node grain): the silo's proof passes.
+            var chunk = await AsAsync(f.Credentials.AdminToken, () => Grains.GetGrain<INodeLeaseGrain>(node).ReadLogAsync(new LogRequest { PodUid = "p", Container = "c" }));
+            Assert.Equal("from the agent", chunk.Text);
+
+            // Straight at the endpoint, without a silo's proof: refused by the agent.
+            var refused = await Assert.ThrowsAsync<ApiException>(() => AsAsync(token, () => endpoint.ReadLogAsync(new LogRequest { PodUid = "p", Container = "c" })));
+            Assert.Equal((403, "the node agent's endpoint accepts calls of the control plane only"), (refused.Status.Code, refused.Status.Message));
+        }
+        finally
+        {
+            Grains.DeleteObjectReference<INodeAgentEndpoint>(endpoint);
+            await Cp.Api.SendAsync(HttpMethod.Delete, $"/api/v1/nodes/{node}");
+        }
+    }
+
+    private sealed class LogEndpoint : INodeAgentEndpoint
+    {
+        public Task<LogChunk> ReadLogAsync(LogRequest request) => Task.FromResult(new LogChunk { Text = "from the agent", Found = true });
     }
 }
