@@ -55,10 +55,17 @@ public sealed class NodeAuthorizer(INodeGraph graph, IAuthorizer next, Func<Pod,
         };
     }
 
-    private static AuthorizationDecision OwnNode(RequestAttributes request, string node) =>
-        request.Verb is "create" or "update" or "patch" or "delete" && request.Subresource is "" or "status" && request.Name == node
+    private static AuthorizationDecision OwnNode(RequestAttributes request, string node)
+    {
+        if (request.Verb is not ("create" or "update" or "patch" or "delete") || request.Subresource is not ("" or "status"))
+        {
+            // nodes/proxy (logs, exec) is the control plane's way into a node, not a node's.
+            return AuthorizationDecision.Deny($"node \"{node}\" may not {request.Verb} nodes/{request.Subresource}");
+        }
+        return request.Name == node
             ? AuthorizationDecision.Allow("node's own Node")
             : AuthorizationDecision.Deny($"node \"{node}\" may only change its own Node object");
+    }
 
     private async ValueTask<AuthorizationDecision> BoundPodAsync(RequestAttributes request, string node, CancellationToken cancellationToken)
     {
