@@ -49,6 +49,10 @@ public static class KindRegistry
     /// <summary>The entry of a kind named in an ownerReference or involvedObject ("Deployment").</summary>
     public static IKind? Find(string kind) => ByKind.GetValueOrDefault(kind);
 
+    /// <summary>The entry of the kind whose model type is <paramref name="clrType"/> (Pod for
+    /// IResourceGrain&lt;Pod&gt;), or null.</summary>
+    public static IKind? Find(Type clrType) => ByClrType.GetValueOrDefault(clrType);
+
     public static Kind<T> Of<T>() where T : class, IResource<T> => (Kind<T>)ByClrType[typeof(T)];
 
     private sealed class ClrTypeOf : IKindVisitor<Type>

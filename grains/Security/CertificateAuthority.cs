@@ -76,7 +76,7 @@ public sealed class CertificateAuthority : IDisposable
     public X509Certificate2 IssueSilo(DateTimeOffset now) =>
         Issue(new X500DistinguishedNameBuilder().AddOrganizationNameChain(SiloGroup).AddCommonNameChain(SiloCommonName), [ServerAuth, ClientAuth], now, extension: null);
 
-    public const string SiloCommonName = "system:silo";
+    public const string SiloCommonName = NodeProtocol.ControlPlaneCallProof.SiloCommonName;
 
     public const string SiloGroup = "system:silos";
 
@@ -132,22 +132,8 @@ public sealed class CertificateAuthority : IDisposable
     /// <summary>Whether <paramref name="certificate"/> chains to <paramref name="root"/> alone (not
     /// to the machine's trust store), at <paramref name="at"/> (default now) and, if given, for
     /// <paramref name="usage"/>: how every party of the cluster checks a peer against its CA.</summary>
-    public static bool ChainsTo(X509Certificate2 root, X509Certificate2 certificate, DateTimeOffset? at = null, Oid? usage = null)
-    {
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(root);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        if (at is { } time)
-        {
-            chain.ChainPolicy.VerificationTime = time.UtcDateTime;
-        }
-        if (usage is not null)
-        {
-            chain.ChainPolicy.ApplicationPolicy.Add(usage);
-        }
-        return chain.Build(certificate) && chain.ChainElements[^1].Certificate.RawDataMemory.Span.SequenceEqual(root.RawDataMemory.Span);
-    }
+    public static bool ChainsTo(X509Certificate2 root, X509Certificate2 certificate, DateTimeOffset? at = null, Oid? usage = null) =>
+        NodeProtocol.ClusterCertificates.ChainsTo(root, certificate, at, usage);
 
     public void Dispose()
     {

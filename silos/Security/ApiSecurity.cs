@@ -1,6 +1,4 @@
-using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using System.Text;
 using Orchestrator.Grains.Security;
 
 namespace Orchestrator.Silo.Security;
@@ -75,29 +73,9 @@ public static class ApiSecurity
         return UserInfo.Anonymous;
     }
 
-    private static async Task<UserInfo> AuthenticateTokenAsync(HttpContext http, string token)
-    {
-        var credentials = http.RequestServices.GetRequiredService<ClusterCredentials>();
-        if (CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(token), Encoding.UTF8.GetBytes(credentials.AdminToken)))
-        {
-            return new UserInfo { Name = SystemUsers.Admin, Groups = [SystemGroups.Masters, SystemGroups.Authenticated] };
-        }
-        foreach (var authenticator in http.RequestServices.GetServices<ITokenAuthenticator>())
-        {
-            try
-            {
-                if (await authenticator.AuthenticateAsync(token, http.RequestAborted) is { } user)
-                {
-                    return user;
-                }
-            }
-            catch (UnauthorizedAccessException)
-            {
-                throw SecurityErrors.Unauthorized();
-            }
-        }
-        throw SecurityErrors.Unauthorized();
-    }
+    private static async Task<UserInfo> AuthenticateTokenAsync(HttpContext http, string token) =>
+        await http.RequestServices.GetRequiredService<BearerTokenAuthentication>().AuthenticateAsync(token, http.RequestAborted)
+        ?? throw SecurityErrors.Unauthorized();
 
     /// <summary>The user a client certificate names: CN is the user, each O a group (as Kubernetes' x509 authenticator).</summary>
     private static UserInfo UserOf(X509Certificate2 certificate)

@@ -17,4 +17,9 @@ public sealed class SecuritySettings
     /// <summary>Where the admin kubeconfig is written at start (mode 0600). Default
     /// "admin.kubeconfig" in the data directory.</summary>
     public string? Kubeconfig { get; set; }
+
+    /// <summary>Authenticate and authorize every grain call a client makes through the gateway, as
+    /// the API's requests are (default true). Read by the control plane as
+    /// <c>GrainCallAuthorizationOptions</c>; turn off only for clients that send no token yet.</summary>
+    public bool AuthorizeGrainCalls { get; set; } = true;
 }

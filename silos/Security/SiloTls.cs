@@ -13,9 +13,12 @@ namespace Orchestrator.Silo.Security;
 /// </summary>
 public static class SiloTls
 {
+    /// <summary>Issues this silo's certificate, uses it for silo-to-silo TLS and registers it
+    /// (<see cref="SiloCertificate"/>: it also signs the proofs of calls to node agents).</summary>
     public static void UseSiloTls(this ISiloBuilder silo, ClusterCredentials credentials, TimeProvider time)
     {
         var certificate = credentials.Ca.IssueSilo(time.GetUtcNow());
+        silo.Services.AddSingleton(new SiloCertificate(certificate));
         silo.Configure<SiloConnectionOptions>(o =>
         {
             o.ConfigureSiloInboundConnection(c => c.UseServerTls(Options(certificate, credentials, time)));
