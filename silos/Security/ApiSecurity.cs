@@ -32,6 +32,19 @@ public static class ApiSecurity
                 http.SetAttributes(attributes);
                 throw SecurityErrors.Unauthorized();
             }
+            // Node bootstrap and renewal: the endpoint itself checks the node (NodeCredentialsApi);
+            // the bootstrap user may do nothing else at all, whatever RBAC grants its groups.
+            if (NodeCredentialsApi.Admits(user, attributes.Path) && http.Request.Headers["Impersonate-User"].Count == 0)
+            {
+                http.SetAttributes(attributes);
+                await next(http);
+                return;
+            }
+            if (user.InGroup(NodeBootstrap.Group))
+            {
+                http.SetAttributes(attributes);
+                throw SecurityErrors.Forbidden(attributes, "a node bootstrap token may only request node credentials");
+            }
             var authorizer = http.RequestServices.GetRequiredService<IAuthorizer>();
             var effective = await ImpersonateAsync(http, user, authorizer);
             if (!ReferenceEquals(effective, user))
@@ -81,6 +94,10 @@ public static class ApiSecurity
         if (CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(token), Encoding.UTF8.GetBytes(credentials.AdminToken)))
         {
             return new UserInfo { Name = SystemUsers.Admin, Groups = [SystemGroups.Masters, SystemGroups.Authenticated] };
+        }
+        if (NodeBootstrap.Authenticate(token, credentials) is { } bootstrap)
+        {
+            return bootstrap;
         }
         foreach (var authenticator in http.RequestServices.GetServices<ITokenAuthenticator>())
         {
