@@ -10,6 +10,24 @@ public sealed class NodeAgentOptions
 {
     public const string Section = "Agent";
 
+    /// <summary>The control plane's HTTP API, where the agent joins and renews its credentials: one
+    /// URL or several separated by commas (any silo serves it), tried in turn. Default
+    /// https://127.0.0.1:8080, the embedded profile's API on this machine.</summary>
+    public string Server { get; set; } = "https://127.0.0.1:8080";
+
+    /// <summary>The node bootstrap token, K10&lt;CA hash&gt;::node:&lt;secret&gt;, which a silo writes to
+    /// &lt;data directory&gt;/node-token. Needed to join; a node that has joined reuses the
+    /// credentials it stored under <see cref="DataDirectory"/> and renews them with its node token.</summary>
+    public string? Token { get; set; }
+
+    /// <summary>A file holding <see cref="Token"/> (e.g. the silo's node-token, or a secret mounted
+    /// into the agent's container), read when the agent joins.</summary>
+    public string? TokenFile { get; set; }
+
+    /// <summary><see cref="Server"/> as URLs.</summary>
+    public IReadOnlyList<Uri> Servers => Server.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        .Select(s => new Uri(s, UriKind.Absolute)).ToList();
+
     /// <summary>The node's name. Default: the machine's host name, lower-cased.</summary>
     public string NodeName { get; set; } = Environment.MachineName.ToLowerInvariant();
 
@@ -149,6 +167,11 @@ public sealed class NodeAgentOptionsValidator : IValidateOptions<NodeAgentOption
         if (string.IsNullOrWhiteSpace(o.NodeName) || Validation.Names.Dns1123Subdomain(o.NodeName).Count > 0)
         {
             problems.Add($"Agent:NodeName \"{o.NodeName}\" must be a lowercase DNS name such as worker-1.");
+        }
+        var servers = (o.Server ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (servers.Length == 0 || servers.Any(s => !Uri.TryCreate(s, UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttps))
+        {
+            problems.Add($"Agent:Server \"{o.Server}\" must be the API's https:// URL (or several, comma-separated), such as https://127.0.0.1:8080.");
         }
         if (o.Runtime is not ("containerd" or "fake"))
         {
