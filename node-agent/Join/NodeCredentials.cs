@@ -146,7 +146,13 @@ public sealed partial class NodeCredentialService(
     private async Task<T> WithRetriesAsync<T>(TimeSpan deadline, Func<Uri, CancellationToken, Task<T>> attempt, CancellationToken cancellationToken)
     {
         var servers = options.Value.Servers;
-        var builder = new ResiliencePipelineBuilder<T>().AddRetry(new RetryStrategyOptions<T>
+        var builder = new ResiliencePipelineBuilder<T>();
+        if (deadline != Timeout.InfiniteTimeSpan)
+        {
+            // Outermost, so that it bounds all attempts together, not each one.
+            builder.AddTimeout(deadline);
+        }
+        builder.AddRetry(new RetryStrategyOptions<T>
         {
             ShouldHandle = new PredicateBuilder<T>().Handle<HttpRequestException>().Handle<TaskCanceledException>(_ => !cancellationToken.IsCancellationRequested).Handle<IOException>(),
             MaxRetryAttempts = int.MaxValue,
@@ -158,10 +164,6 @@ public sealed partial class NodeCredentialService(
                 return default;
             },
         });
-        if (deadline != Timeout.InfiniteTimeSpan)
-        {
-            builder.AddTimeout(deadline);
-        }
         var pipeline = builder.Build();
         var round = 0;
         try
