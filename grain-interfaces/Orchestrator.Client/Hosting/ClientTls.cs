@@ -67,6 +67,10 @@ internal sealed partial class KubeconfigCredentialsLoader(
                 + "(a silo writes one to <data directory>/admin.kubeconfig), or pass ClientCredentials to AddOrchestratorClient.");
         }
         var deadline = time.GetUtcNow() + options.ConnectTimeout;
+        if (!File.Exists(kubeconfig))
+        {
+            LogWaiting(logger, kubeconfig);
+        }
         while (!File.Exists(kubeconfig))
         {
             if (time.GetUtcNow() + Poll > deadline)
@@ -74,7 +78,6 @@ internal sealed partial class KubeconfigCredentialsLoader(
                 throw new ClientCredentialsException($"Orchestrator:Kubeconfig {kubeconfig} does not exist (waited {options.ConnectTimeout.TotalSeconds:0.#} s). "
                     + "A silo writes its admin kubeconfig to <data directory>/admin.kubeconfig when its API starts.");
             }
-            LogWaiting(logger, kubeconfig);
             await Task.Delay(Poll, time, cancellationToken);
         }
         try
@@ -89,7 +92,7 @@ internal sealed partial class KubeconfigCredentialsLoader(
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Waiting for the kubeconfig {Path}")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "Waiting for the kubeconfig {Path} (Orchestrator:Kubeconfig) to appear")]
     private static partial void LogWaiting(ILogger logger, string path);
 }
 
