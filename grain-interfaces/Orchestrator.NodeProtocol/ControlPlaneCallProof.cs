@@ -52,8 +52,13 @@ public static class ControlPlaneCallProof
 /// certificate chains to the cluster CA, is a silo certificate valid now, signed this target and
 /// has not expired.
 /// </summary>
-public sealed class ControlPlaneCallVerifier(X509Certificate2 clusterCa, TimeProvider time)
+public sealed class ControlPlaneCallVerifier(Func<X509Certificate2> clusterCa, TimeProvider time)
 {
+    public ControlPlaneCallVerifier(X509Certificate2 clusterCa, TimeProvider time)
+        : this(() => clusterCa, time)
+    {
+    }
+
     /// <summary>Whether <paramref name="proof"/> (the RequestContext value, of any type) proves a
     /// call to <paramref name="target"/> came from a silo of the cluster.</summary>
     public bool Verify(object? proof, string target)
@@ -73,7 +78,7 @@ public sealed class ControlPlaneCallVerifier(X509Certificate2 clusterCa, TimePro
         {
             using var certificate = X509CertificateLoader.LoadCertificate(Convert.FromBase64String(certificateText));
             if (certificate.GetNameInfo(X509NameType.SimpleName, forIssuer: false) != ControlPlaneCallProof.SiloCommonName
-                || !ClusterCertificates.ChainsTo(clusterCa, certificate, now, ClusterCertificates.ClientAuth))
+                || !ClusterCertificates.ChainsTo(clusterCa(), certificate, now, ClusterCertificates.ClientAuth))
             {
                 return false;
             }

@@ -13,7 +13,7 @@ namespace Orchestrator.NodeAgent.Agent;
 /// </summary>
 public sealed class ControlPlaneOnlyEndpointFilter(ControlPlaneCallVerifier verifier) : IIncomingGrainCallFilter
 {
-    public ControlPlaneOnlyEndpointFilter(X509Certificate2 clusterCa, TimeProvider time)
+    public ControlPlaneOnlyEndpointFilter(Func<X509Certificate2> clusterCa, TimeProvider time)
         : this(new ControlPlaneCallVerifier(clusterCa, time))
     {
     }
@@ -37,8 +37,9 @@ public sealed class ControlPlaneOnlyEndpointFilter(ControlPlaneCallVerifier veri
 public static class ControlPlaneOnlyEndpointHosting
 {
     /// <summary>Guards the agent's endpoint with <see cref="ControlPlaneOnlyEndpointFilter"/>
-    /// against <paramref name="clusterCa"/> (the CA the agent trusts the gateway with). The
-    /// Orleans client reads its incoming call filters from these services.</summary>
-    public static IServiceCollection AddControlPlaneOnlyEndpoint(this IServiceCollection services, X509Certificate2 clusterCa) =>
+    /// against <paramref name="clusterCa"/> (the CA the agent trusts the gateway with, known once
+    /// the node has joined, and after a renewal the one it got then). The Orleans client reads
+    /// its incoming call filters from these services.</summary>
+    public static IServiceCollection AddControlPlaneOnlyEndpoint(this IServiceCollection services, Func<X509Certificate2> clusterCa) =>
         services.AddSingleton<IIncomingGrainCallFilter>(sp => new ControlPlaneOnlyEndpointFilter(clusterCa, sp.GetService<TimeProvider>() ?? TimeProvider.System));
 }

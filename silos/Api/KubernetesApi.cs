@@ -21,6 +21,7 @@ public static class KubernetesApi
         RollbackApi.Map(app);
         Security.AccessReviewApi.Map(app);
         Security.TokenRequestApi.Map(app);
+        Security.NodeCredentialsApi.Map(app);
         return app;
     }
 

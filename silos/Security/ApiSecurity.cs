@@ -30,6 +30,19 @@ public static class ApiSecurity
                 http.SetAttributes(attributes);
                 throw SecurityErrors.Unauthorized();
             }
+            // Node bootstrap and renewal: the endpoint itself checks the node (NodeCredentialsApi);
+            // the bootstrap user may do nothing else at all, whatever RBAC grants its groups.
+            if (NodeCredentialsApi.Admits(user, attributes.Path) && http.Request.Headers["Impersonate-User"].Count == 0)
+            {
+                http.SetAttributes(attributes);
+                await next(http);
+                return;
+            }
+            if (user.InGroup(NodeBootstrap.Group))
+            {
+                http.SetAttributes(attributes);
+                throw SecurityErrors.Forbidden(attributes, "a node bootstrap token may only request node credentials");
+            }
             var authorizer = http.RequestServices.GetRequiredService<IAuthorizer>();
             var effective = await ImpersonateAsync(http, user, authorizer);
             if (!ReferenceEquals(effective, user))
@@ -73,9 +86,17 @@ public static class ApiSecurity
         return UserInfo.Anonymous;
     }
 
-    private static async Task<UserInfo> AuthenticateTokenAsync(HttpContext http, string token) =>
-        await http.RequestServices.GetRequiredService<BearerTokenAuthentication>().AuthenticateAsync(token, http.RequestAborted)
-        ?? throw SecurityErrors.Unauthorized();
+    private static async Task<UserInfo> AuthenticateTokenAsync(HttpContext http, string token)
+    {
+        // The node bootstrap token is accepted by the API alone (never on a grain call), and there
+        // only for the node credentials endpoint.
+        if (NodeBootstrap.Authenticate(token, http.RequestServices.GetRequiredService<ClusterCredentials>()) is { } bootstrap)
+        {
+            return bootstrap;
+        }
+        return await http.RequestServices.GetRequiredService<BearerTokenAuthentication>().AuthenticateAsync(token, http.RequestAborted)
+            ?? throw SecurityErrors.Unauthorized();
+    }
 
     /// <summary>The user a client certificate names: CN is the user, each O a group (as Kubernetes' x509 authenticator).</summary>
     private static UserInfo UserOf(X509Certificate2 certificate)

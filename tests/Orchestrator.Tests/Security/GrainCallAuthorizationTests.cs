@@ -45,7 +45,7 @@ public sealed class GrainCallAuthorizationFixture : IAsyncLifetime
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddOrchestratorClient(builder.Configuration);
         // As a node agent: its endpoint answers only calls a silo of this cluster signed.
-        builder.Services.AddControlPlaneOnlyEndpoint(Credentials.Ca.Certificate);
+        builder.Services.AddControlPlaneOnlyEndpoint(() => Credentials.Ca.Certificate);
         _client = builder.Build();
         await _client.StartAsync();
     }
