@@ -15,8 +15,9 @@ using Orchestrator.Tests.Infrastructure;
 namespace Orchestrator.Tests.Security;
 
 /// <summary>
-/// A silo with grain call authorization on and an Orleans client on its gateway that sets its
-/// bearer token in the RequestContext itself, call by call.
+/// A silo with grain call authorization on and an Orleans client on its gateway (with a
+/// certificate of the cluster CA) that sets its bearer token in the RequestContext itself, call
+/// by call.
 /// </summary>
 public sealed class GrainCallAuthorizationFixture : IAsyncLifetime
 {
@@ -43,7 +44,10 @@ public sealed class GrainCallAuthorizationFixture : IAsyncLifetime
             ["Orchestrator:ConnectTimeout"] = "00:00:20",
         });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.Services.AddOrchestratorClient(builder.Configuration);
+        // A certificate of the cluster CA gets it through the gateway's TLS; its token source is
+        // empty, so each call carries only the token the test puts into its RequestContext.
+        var certificate = Credentials.Ca.IssueClient("grain-call-tests", [], DateTimeOffset.UtcNow);
+        builder.Services.AddOrchestratorClient(builder.Configuration, new ClientCredentials(Credentials.Ca.Certificate, certificate, token: null));
         // As a node agent: its endpoint answers only calls a silo of this cluster signed.
         builder.Services.AddControlPlaneOnlyEndpoint(() => Credentials.Ca.Certificate);
         _client = builder.Build();
