@@ -97,7 +97,7 @@ public static class KindApi<T> where T : class, IResource<T>
 
     private static async Task<IResult> CreateAsync(HttpContext http, IGrainFactory grains, string? ns)
     {
-        RejectDryRun(http);
+        var writeOptions = WriteOptionsOf(http, "CreateOptions");
         var body = await RequestBody.ReadAsync(http.Request, http.RequestAborted);
         var format = RequestBody.FormatOf(http.Request, body);
         if (format is not (BodyFormat.Json or BodyFormat.Yaml))
@@ -116,7 +116,7 @@ public static class KindApi<T> where T : class, IResource<T>
         {
             var obj = objects[i];
             var doc = i;
-            created.Add(await WithDocumentIndexAsync(doc, objects.Count, () => Grain(grains, obj.Metadata.Namespace, obj.Metadata.Name!).CreateAsync(obj)));
+            created.Add(await WithDocumentIndexAsync(doc, objects.Count, () => Grain(grains, obj.Metadata.Namespace, obj.Metadata.Name!).CreateAsync(obj, writeOptions)));
             await AdmissionWarnings.AddAsync(http, created[^1]);
         }
         if (created.Count == 1)
@@ -134,7 +134,7 @@ public static class KindApi<T> where T : class, IResource<T>
 
     private static async Task<IResult> ReplaceAsync(HttpContext http, IGrainFactory grains, string? ns, string name, bool status)
     {
-        RejectDryRun(http);
+        var writeOptions = WriteOptionsOf(http, "UpdateOptions");
         var body = await RequestBody.ReadAsync(http.Request, http.RequestAborted);
         var format = RequestBody.FormatOf(http.Request, body);
         if (format is not (BodyFormat.Json or BodyFormat.Yaml))
@@ -150,19 +150,19 @@ public static class KindApi<T> where T : class, IResource<T>
         var grain = Grain(grains, ns, name);
         if (status)
         {
-            return JsonBody.Of(await grain.UpdateStatusAsync(obj));
+            return JsonBody.Of(await grain.UpdateStatusAsync(obj, writeOptions));
         }
-        var updated = await grain.UpdateAsync(obj);
+        var updated = await grain.UpdateAsync(obj, writeOptions);
         await AdmissionWarnings.AddAsync(http, updated);
         return JsonBody.Of(updated);
     }
 
     private static async Task<IResult> PatchAsync(HttpContext http, IGrainFactory grains, string? ns, string name, bool status)
     {
-        RejectDryRun(http);
+        var writeOptions = WriteOptionsOf(http, "PatchOptions");
         var body = await RequestBody.ReadAsync(http.Request, http.RequestAborted);
         var format = RequestBody.FormatOf(http.Request, body);
-        var patched = await Grain(grains, ns, name).PatchAsync(PatchTypeOf(http, format), body, status);
+        var patched = await Grain(grains, ns, name).PatchAsync(PatchTypeOf(http, format), body, status, writeOptions);
         if (!status)
         {
             await AdmissionWarnings.AddAsync(http, patched);
@@ -174,13 +174,38 @@ public static class KindApi<T> where T : class, IResource<T>
     {
         BodyFormat.MergePatch => PatchType.Merge,
         BodyFormat.JsonPatch => PatchType.Json,
-        BodyFormat.StrategicMergePatch => throw ApiErrors.UnsupportedMediaType("application/strategic-merge-patch+json; use application/merge-patch+json or application/json-patch+json (kubectl patch --type merge or --type json)"),
-        _ => throw ApiErrors.UnsupportedMediaType("a PATCH needs Content-Type application/merge-patch+json or application/json-patch+json"),
+        BodyFormat.StrategicMergePatch when IsServerSideApply(http) => throw ApiErrors.UnsupportedMediaType(
+            "application/apply-patch+yaml; server-side apply is not supported yet: use kubectl apply without --server-side"),
+        BodyFormat.StrategicMergePatch => PatchType.StrategicMerge,
+        _ => throw ApiErrors.UnsupportedMediaType("a PATCH needs Content-Type application/strategic-merge-patch+json, application/merge-patch+json or application/json-patch+json"),
     };
+
+    private static bool IsServerSideApply(HttpContext http) =>
+        http.Request.ContentType?.Split(';')[0].Trim().Equals("application/apply-patch+yaml", StringComparison.OrdinalIgnoreCase) == true;
+
+    /// <summary>Kubernetes' dryRun query parameter: absent, or All (the only stage there is to
+    /// skip: storage). Any other value is refused as Kubernetes' option validation refuses it
+    /// (<paramref name="optionsKind"/> is CreateOptions, UpdateOptions, PatchOptions or DeleteOptions).</summary>
+    public static WriteOptions WriteOptionsOf(HttpContext http, string optionsKind) =>
+        CheckDryRun(http.Request.Query["dryRun"], optionsKind) ? WriteOptions.DryRunAll : WriteOptions.Default;
+
+    /// <summary>True for dryRun=All, false when there is none; 422 otherwise.</summary>
+    private static bool CheckDryRun(IReadOnlyCollection<string?> values, string optionsKind)
+    {
+        if (values.Count == 0)
+        {
+            return false;
+        }
+        if (values.All(v => v == WriteOptions.All))
+        {
+            return true;
+        }
+        var quoted = string.Join(", ", values.Select(v => $"\"{v}\""));
+        throw ApiErrors.Unprocessable($"{optionsKind}.meta.k8s.io \"\" is invalid: dryRun: Unsupported value: []string{{{quoted}}}: supported values: \"All\"");
+    }
 
     private static async Task<IResult> DeleteAsync(HttpContext http, IGrainFactory grains, string? ns, string name)
     {
-        RejectDryRun(http);
         var options = await DeleteOptionsFromAsync(http);
         var result = await Grain(grains, ns, name).DeleteAsync(options);
         return JsonBody.Of(result.Object, result.Finished ? StatusCodes.Status200OK : StatusCodes.Status202Accepted);
@@ -265,19 +290,15 @@ public static class KindApi<T> where T : class, IResource<T>
         {
             options = options with { PropagationPolicy = policy };
         }
-        if (options.DryRun is { Count: > 0 })
+        if (q.TryGetValue("dryRun", out var dryRun))
         {
-            throw ApiErrors.BadRequest("dryRun is not supported by this server");
+            options = options with { DryRun = dryRun.Select(v => v ?? "").ToList() };
+        }
+        if (options.DryRun is { Count: > 0 } values)
+        {
+            CheckDryRun(values, "DeleteOptions");
         }
         return options;
-    }
-
-    private static void RejectDryRun(HttpContext http)
-    {
-        if (http.Request.Query.ContainsKey("dryRun"))
-        {
-            throw ApiErrors.BadRequest("dryRun is not supported by this server");
-        }
     }
 
     public static bool IsTrue(string? value) => value is "true" or "1" or "True";

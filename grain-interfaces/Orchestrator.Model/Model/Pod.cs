@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Orchestrator.Serialization;
 using Orchestrator.Validation;
 
 namespace Orchestrator.Model;
@@ -28,13 +29,13 @@ public sealed record Pod : IResource<Pod>
 [GenerateSerializer, Immutable, Alias("orch.PodSpec")]
 public sealed record PodSpec
 {
-    [Id(0)] public IReadOnlyList<Container> Containers { get; init; } = [];
+    [Id(0), PatchStrategy("merge", MergeKey = "name")] public IReadOnlyList<Container> Containers { get; init; } = [];
     [Id(1)] public string? RestartPolicy { get; init; }
     [Id(2)] public long? TerminationGracePeriodSeconds { get; init; }
     [Id(3)] public IReadOnlyDictionary<string, string>? NodeSelector { get; init; }
     [Id(4)] public string? NodeName { get; init; }
     [Id(5)] public IReadOnlyList<Toleration>? Tolerations { get; init; }
-    [Id(6)] public IReadOnlyList<Volume>? Volumes { get; init; }
+    [Id(6), PatchStrategy("merge,retainKeys", MergeKey = "name")] public IReadOnlyList<Volume>? Volumes { get; init; }
     /// <summary>The node's network namespace instead of the pod's own.</summary>
     [Id(7)] public bool? HostNetwork { get; init; }
     [Id(8)] public bool? HostPID { get; init; }
@@ -62,13 +63,13 @@ public sealed record Container
     [Id(3)] public IReadOnlyList<string>? Command { get; init; }
     [Id(4)] public IReadOnlyList<string>? Args { get; init; }
     [Id(5)] public string? WorkingDir { get; init; }
-    [Id(6)] public IReadOnlyList<EnvVar>? Env { get; init; }
-    [Id(7)] public IReadOnlyList<ContainerPort>? Ports { get; init; }
+    [Id(6), PatchStrategy("merge", MergeKey = "name")] public IReadOnlyList<EnvVar>? Env { get; init; }
+    [Id(7), PatchStrategy("merge", MergeKey = "containerPort")] public IReadOnlyList<ContainerPort>? Ports { get; init; }
     [Id(8)] public ResourceRequirements? Resources { get; init; }
     [Id(9)] public Probe? LivenessProbe { get; init; }
     [Id(10)] public Probe? ReadinessProbe { get; init; }
     [Id(11)] public Probe? StartupProbe { get; init; }
-    [Id(12)] public IReadOnlyList<VolumeMount>? VolumeMounts { get; init; }
+    [Id(12), PatchStrategy("merge", MergeKey = "mountPath")] public IReadOnlyList<VolumeMount>? VolumeMounts { get; init; }
     [Id(13)] public SecurityContext? SecurityContext { get; init; }
 }
 
@@ -208,12 +209,12 @@ public sealed record Toleration
 public sealed record PodStatus
 {
     [Id(0)] public string? Phase { get; init; }
-    [Id(1)] public IReadOnlyList<Condition>? Conditions { get; init; }
+    [Id(1), PatchStrategy("merge", MergeKey = "type")] public IReadOnlyList<Condition>? Conditions { get; init; }
     [Id(2)] public string? Message { get; init; }
     [Id(3)] public string? Reason { get; init; }
     [Id(4)] public string? HostIP { get; init; }
     [Id(5)] public string? PodIP { get; init; }
-    [Id(6)] public IReadOnlyList<PodIP>? PodIPs { get; init; }
+    [Id(6), PatchStrategy("merge", MergeKey = "ip")] public IReadOnlyList<PodIP>? PodIPs { get; init; }
     [Id(7)] public DateTimeOffset? StartTime { get; init; }
     [Id(8)] public IReadOnlyList<ContainerStatus>? ContainerStatuses { get; init; }
     [Id(9)] public string? QosClass { get; init; }
