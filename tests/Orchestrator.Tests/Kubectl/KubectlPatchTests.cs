@@ -99,6 +99,32 @@ public sealed class KubectlPatchTests(ControlPlaneFixture cp)
     }
 
     [Fact]
+    public async Task ApplyRemovesWhatTheFileNoLongerHasAndKeepsWhatOthersAdded()
+    {
+        var ns = await cp.NewNamespaceAsync();
+        var file = WriteManifest(DeploymentYaml("web", "web:1", env: "slow"));
+        try
+        {
+            await KubectlOkAsync(ns, "apply", "--validate=false", "-f", file);
+            // Someone else's label: not in the last-applied configuration, so apply leaves it.
+            await KubectlOkAsync(ns, "label", "deployment", "web", "owner=ops");
+            // The file loses the side container and the env: kubectl's three-way patch deletes
+            // them ($patch: delete by merge key, $setElementOrder, null).
+            File.WriteAllText(file, DeploymentYaml("web", "web:1").Replace("      - name: side\n        image: side:1", "", StringComparison.Ordinal));
+            Assert.Equal("deployment.apps/web configured", await KubectlOkAsync(ns, "apply", "--validate=false", "-f", file));
+            var d = await GetDeploymentAsync(ns, "web");
+            var main = Assert.Single(d.Spec.Template.Spec.Containers);
+            Assert.Equal("main", main.Name);
+            Assert.Null(main.Env);
+            Assert.Equal("ops", d.Metadata.Labels!["owner"]);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
     public async Task ApplyOfTheSameFileTwiceKeepsTheResourceVersion()
     {
         // A Service: no controller writes it after admission, so its resourceVersion moves only
@@ -212,6 +238,7 @@ public sealed class KubectlPatchTests(ControlPlaneFixture cp)
         try
         {
             Assert.Equal("deployment.apps/web created (server dry run)", await KubectlOkAsync(ns, "apply", "--validate=false", "--dry-run=server", "-f", file));
+            Assert.Equal("deployment.apps/web created (server dry run)", await KubectlOkAsync(ns, "create", "--validate=false", "--dry-run=server", "-f", file));
             Assert.Null(await Api.TryGetAsync<Deployment>($"/apis/apps/v1/namespaces/{ns}/deployments/web"));
 
             await KubectlOkAsync(ns, "apply", "--validate=false", "-f", file);
