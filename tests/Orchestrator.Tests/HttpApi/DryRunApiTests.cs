@@ -122,6 +122,24 @@ public sealed class DryRunApiTests(ControlPlaneFixture cp)
     }
 
     [Fact]
+    public async Task DryRunCreateIsAdmittedLikeARealOne()
+    {
+        var ns = await cp.NewNamespaceAsync();
+        var pods = $"/api/v1/namespaces/{ns}/pods";
+        var privileged = """{"metadata":{"name":"x"},"spec":{"containers":[{"name":"c","image":"busybox","securityContext":{"privileged":true}}]}}""";
+        var refused = await ApiClient.StatusAsync(await Api.PostJsonAsync($"{pods}?dryRun=All", privileged), 403);
+        Assert.Equal("pods \"x\" is forbidden: violates PodSecurity \"baseline:latest\": privileged (container \"c\" must not set securityContext.privileged=true)", refused.Message);
+
+        var pod = await ApiClient.ReadAsync<Pod>(await Api.PostJsonAsync($"{pods}?dryRun=All",
+            """{"metadata":{"name":"y"},"spec":{"containers":[{"name":"c","image":"busybox"}]}}"""), HttpStatusCode.Created);
+        Assert.NotNull(pod.Metadata.Uid);
+        Assert.Null(pod.Metadata.ResourceVersion);
+        Assert.Equal("default", pod.Spec.ServiceAccountName);
+        Assert.NotEmpty(pod.Spec.Tolerations!);
+        Assert.Empty(await Api.ListAsync<Pod>(pods));
+    }
+
+    [Fact]
     public async Task AnUnknownDryRunValueIsRefusedAsKubernetesRefusesIt()
     {
         var (ns, _) = await CreateDeploymentAsync();
