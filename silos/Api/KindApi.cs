@@ -174,10 +174,11 @@ public static class KindApi<T> where T : class, IResource<T>
     {
         BodyFormat.MergePatch => PatchType.Merge,
         BodyFormat.JsonPatch => PatchType.Json,
-        BodyFormat.StrategicMergePatch when IsServerSideApply(http) => throw ApiErrors.UnsupportedMediaType(
-            "application/apply-patch+yaml; server-side apply is not supported yet: use kubectl apply without --server-side"),
+        // Server-side apply is not served (yet): a 415 naming the type is what kubectl reads as
+        // "Server-side apply not available on the server".
+        BodyFormat.StrategicMergePatch when IsServerSideApply(http) => throw ApiErrors.UnsupportedMediaType("application/apply-patch+yaml"),
         BodyFormat.StrategicMergePatch => PatchType.StrategicMerge,
-        _ => throw ApiErrors.UnsupportedMediaType("a PATCH needs Content-Type application/strategic-merge-patch+json, application/merge-patch+json or application/json-patch+json"),
+        _ => throw ApiErrors.UnsupportedMediaType(http.Request.ContentType ?? ""),
     };
 
     private static bool IsServerSideApply(HttpContext http) =>

@@ -278,4 +278,22 @@ public sealed class KubectlPatchTests(ControlPlaneFixture cp)
         Assert.Equal(1, result.ExitCode);
         Assert.Equal("Error from server (NotFound): deployments.apps \"nope\" not found", result.StandardError.Trim());
     }
+
+    [Fact]
+    public async Task ServerSideApplyIsRefusedAsAServerWithoutItIs()
+    {
+        var ns = await cp.NewNamespaceAsync();
+        var file = WriteManifest(DeploymentYaml("web", "web:1"));
+        try
+        {
+            var result = await KubectlAsync(ns, "apply", "--validate=false", "--server-side", "-f", file);
+            Assert.Equal(1, result.ExitCode);
+            Assert.StartsWith("error: Server-side apply not available on the server:", result.StandardError, StringComparison.Ordinal);
+            Assert.Null(await Api.TryGetAsync<Deployment>($"/apis/apps/v1/namespaces/{ns}/deployments/web"));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
 }
