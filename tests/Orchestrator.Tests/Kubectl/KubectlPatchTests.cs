@@ -7,9 +7,9 @@ namespace Orchestrator.Tests.Kubectl;
 
 /// <summary>
 /// The real /usr/bin/kubectl against a real silo: client-side apply (three-way strategic merge
-/// patches), label, annotate, patch, scale, set image, rollout restart/pause/resume, cordon and
+/// patches), label, annotate, patch, edit, scale, set image, rollout restart/pause/resume, cordon and
 /// uncordon, and server-side dry runs. Each case checks what kubectl prints and the object that
-/// results. Until the API serves OpenAPI, apply runs with --validate=false (kubectl's schema
+/// results. Until the API serves OpenAPI, apply, create and edit run with --validate=false (kubectl's schema
 /// validation downloads it; the patch itself is computed from kubectl's compiled-in types).
 /// </summary>
 [Collection(ControlPlaneCollection.Name)]
@@ -203,6 +203,26 @@ public sealed class KubectlPatchTests(ControlPlaneFixture cp)
             Assert.True((await GetDeploymentAsync(ns, "web")).Spec.Paused);
             Assert.Equal("deployment.apps/web resumed", await KubectlOkAsync(ns, "rollout", "resume", "deployment/web"));
             Assert.NotEqual(true, (await GetDeploymentAsync(ns, "web")).Spec.Paused);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task EditSendsAStrategicMergePatchOfTheEditorsChange()
+    {
+        var ns = await cp.NewNamespaceAsync();
+        var file = WriteManifest(DeploymentYaml("web", "web:1"));
+        try
+        {
+            await KubectlOkAsync(ns, "apply", "--validate=false", "-f", file);
+            // kubectl runs KUBE_EDITOR through a shell on the file it wrote: sed is the editor.
+            var result = await HostCommand.RunAsync("env", ["KUBE_EDITOR=sed -i -e s/web:1$/web:5/", "kubectl", "--kubeconfig", cp.KubeconfigPath, "-n", ns, "edit", "--validate=false", "deployment/web"]);
+            Assert.True(result.ExitCode == 0, result.StandardError);
+            Assert.Equal("deployment.apps/web edited", result.StandardOutput.Trim());
+            Assert.Equal("web:5", (await GetDeploymentAsync(ns, "web")).Spec.Template.Spec.Containers[0].Image);
         }
         finally
         {
