@@ -19,6 +19,10 @@ public sealed class PatchSchema
 
     private PatchSchema(Dictionary<string, PatchField> fields) => _fields = fields;
 
+    /// <summary>The schema of a value the model does not describe (a map's values): every object
+    /// merges key by key and every list is replaced, as in a JSON merge patch.</summary>
+    public static PatchSchema Empty { get; } = new(new Dictionary<string, PatchField>(StringComparer.Ordinal));
+
     /// <summary>The schema of a model type; types without fields of their own (scalars,
     /// dictionaries) have an empty one, under which a patch merges as a JSON merge patch does.</summary>
     public static PatchSchema Of(Type type) => Cache.GetOrAdd(type, Build);

@@ -76,7 +76,7 @@ public static class StrategicMergePatch
             var field = schema.Field(key);
             var merged = value switch
             {
-                JsonObject o => MergeObject(result[key] as JsonObject, o, field?.Schema ?? PatchSchema.Of(typeof(object))),
+                JsonObject o => MergeObject(result[key] as JsonObject, o, field?.Schema ?? PatchSchema.Empty),
                 JsonArray a when field is { MergesList: true } => MergeList(result[key] as JsonArray, a, field),
                 JsonArray a => StripListDirectives(a, field),
                 _ => value.DeepClone(),
@@ -214,7 +214,7 @@ public static class StrategicMergePatch
 
     /// <summary>A list that is replaced keeps no directives in its elements.</summary>
     private static JsonArray StripListDirectives(JsonArray list, PatchField? field) =>
-        new(list.Select(e => e is JsonObject o ? MergeObject(null, o, field?.Schema ?? PatchSchema.Of(typeof(object))) : e?.DeepClone()).Where(e => e is not null).ToArray());
+        new(list.Select(e => e is JsonObject o ? MergeObject(null, o, field?.Schema ?? PatchSchema.Empty) : e?.DeepClone()).Where(e => e is not null).ToArray());
 
     private static JsonObject WithoutDirectives(JsonObject patch) =>
         new(patch.Where(p => !p.Key.StartsWith('$')).Select(p => KeyValuePair.Create(p.Key, p.Value?.DeepClone())));
