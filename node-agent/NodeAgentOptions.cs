@@ -10,16 +10,30 @@ public sealed class NodeAgentOptions
 {
     public const string Section = "Agent";
 
+    /// <summary>The control plane's HTTP API, where the agent joins and renews its credentials: one
+    /// URL or several separated by commas (any silo serves it), tried in turn. Default
+    /// https://127.0.0.1:8080, the embedded profile's API on this machine.</summary>
+    public string Server { get; set; } = "https://127.0.0.1:8080";
+
+    /// <summary>The node bootstrap token, K10&lt;CA hash&gt;::node:&lt;secret&gt;, which a silo writes to
+    /// &lt;data directory&gt;/node-token. Needed to join; a node that has joined reuses the
+    /// credentials it stored under <see cref="DataDirectory"/> and renews them with its node token.</summary>
+    public string? Token { get; set; }
+
+    /// <summary>A file holding <see cref="Token"/> (e.g. the silo's node-token, or a secret mounted
+    /// into the agent's container), read when the agent joins.</summary>
+    public string? TokenFile { get; set; }
+
+    /// <summary><see cref="Server"/> as URLs.</summary>
+    public IReadOnlyList<Uri> Servers => Server.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        .Select(s => new Uri(s, UriKind.Absolute)).ToList();
+
     /// <summary>The node's name. Default: the machine's host name, lower-cased.</summary>
     public string NodeName { get; set; } = Environment.MachineName.ToLowerInvariant();
 
     /// <summary>"containerd" (real containers) or "fake" (no containers: pods are marked running;
     /// for tests and hollow nodes).</summary>
     public string Runtime { get; set; } = "containerd";
-
-    /// <summary>With the fake runtime, run this many hollow nodes in one process, named
-    /// "{NodeName}-{i}". Default 1.</summary>
-    public int HollowNodes { get; set; } = 1;
 
     /// <summary>Extra node labels, e.g. Agent__Labels__disktype=ssd.</summary>
     public Dictionary<string, string> Labels { get; set; } = [];
@@ -150,13 +164,14 @@ public sealed class NodeAgentOptionsValidator : IValidateOptions<NodeAgentOption
         {
             problems.Add($"Agent:NodeName \"{o.NodeName}\" must be a lowercase DNS name such as worker-1.");
         }
+        var servers = (o.Server ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (servers.Length == 0 || servers.Any(s => !Uri.TryCreate(s, UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttps))
+        {
+            problems.Add($"Agent:Server \"{o.Server}\" must be the API's https:// URL (or several, comma-separated), such as https://127.0.0.1:8080.");
+        }
         if (o.Runtime is not ("containerd" or "fake"))
         {
             problems.Add($"Agent:Runtime \"{o.Runtime}\" must be \"containerd\" or \"fake\".");
-        }
-        if (o.HollowNodes < 1 || (o.HollowNodes > 1 && o.Runtime != "fake"))
-        {
-            problems.Add("Agent:HollowNodes must be at least 1, and more than 1 only with Agent:Runtime=fake.");
         }
         if (o.HeartbeatInterval <= TimeSpan.Zero || o.ResyncInterval <= TimeSpan.Zero || o.RelistInterval <= TimeSpan.Zero)
         {
@@ -165,10 +180,6 @@ public sealed class NodeAgentOptionsValidator : IValidateOptions<NodeAgentOption
         if (o.HeartbeatTimeout <= TimeSpan.Zero || o.CallTimeout <= TimeSpan.Zero)
         {
             problems.Add("Agent:HeartbeatTimeout and Agent:CallTimeout must be positive, e.g. 00:00:02 and 00:00:10.");
-        }
-        if (o.ProxyEnabled && o.HollowNodes > 1)
-        {
-            problems.Add("Agent:Proxy=true needs Agent:HollowNodes=1: the proxy programs the network namespace the agent runs in, which hollow nodes share.");
         }
         if (o.ProxyMinSyncInterval < TimeSpan.Zero || o.ProxyFullSyncInterval <= TimeSpan.Zero)
         {

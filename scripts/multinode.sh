@@ -19,7 +19,8 @@
 # The root network namespace gains no link, address, route or iptables rule: every one of them
 # lives in a namespace named orch-dev-*, and goes with it. Agents reach the silo's gateway on
 # their own namespace's 127.0.0.1:30000, relayed by socat over a unix socket to the silo's
-# 127.0.0.1:30000 (so nothing but loopback carries control-plane traffic). Pods get a default
+# 127.0.0.1:30000, and its API (where they join with the silo's node-token) on 127.0.0.1:8080 the
+# same way (so nothing but loopback carries control-plane traffic). Pods get a default
 # route to their node, and nodes have no default route: no pod traffic leaves the machine.
 # State and logs are under run/multinode/. Needs root, and Debian's containerd, runc,
 # containernetworking-plugins, iptables, iproute2, busybox-static and socat.
@@ -95,8 +96,10 @@ EOF
   wait_for "the silo's kubeconfig $kubeconfig" 120 test -s "$kubeconfig"
   kubeconfig_curl_files "$kubeconfig" "$state"
   wait_for "the API at $api" 120 api_curl -sf "$api/readyz"
-  # The silo's gateway as a unix socket, for the node namespaces' relays.
+  # The silo's gateway and API as unix sockets, for the node namespaces' relays (agents join
+  # through the API with the node bootstrap token the silo wrote, then connect to the gateway).
   start_bg relay-root socat "UNIX-LISTEN:$state/gateway.sock,fork,unlink-early" "TCP:127.0.0.1:$gateway"
+  start_bg relay-api-root socat "UNIX-LISTEN:$state/api.sock,fork,unlink-early" "TCP:127.0.0.1:8080"
 
   ip netns add "$hub"
   ip -n "$hub" link set lo up
@@ -119,8 +122,10 @@ EOF
     nsenter --net="/run/netns/$ns" sysctl -q -w net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1
     ctr --address "$state/containerd/containerd.sock" -n "$ns" images import "$state/image/busybox-oci.tar" >/dev/null
     start_bg "relay-n$i" nsenter --net="/run/netns/$ns" socat "TCP-LISTEN:$gateway,bind=127.0.0.1,fork,reuseaddr" "UNIX-CONNECT:$state/gateway.sock"
+    start_bg "relay-api-n$i" nsenter --net="/run/netns/$ns" socat "TCP-LISTEN:8080,bind=127.0.0.1,fork,reuseaddr" "UNIX-CONNECT:$state/api.sock"
     start_bg "agent-n$i" nsenter --net="/run/netns/$ns" dotnet "$root/node-agent/bin/Release/net10.0/Orchestrator.NodeAgent.dll" \
-      --Orchestrator:GatewayPort=$gateway --Agent:NodeName="node-$i" --Agent:Runtime=containerd \
+      --Orchestrator:GatewayPort=$gateway --Agent:Server="$api" --Agent:TokenFile="$state/silo/node-token" \
+      --Agent:NodeName="node-$i" --Agent:Runtime=containerd \
       --Agent:ContainerdAddress="$state/containerd/containerd.sock" --Agent:ContainerdNamespace="$ns" \
       --Agent:DataDirectory="$state/agent-n$i" --Agent:NetnsDirectory="$state/netns-n$i" \
       --Agent:BridgeName="orch-n$i" --Agent:NodeIP="$(node_ip "$i")" --Agent:Labels:node="node-$i"
@@ -160,8 +165,9 @@ down() {
   need_root
   local nodes; nodes=$(cat "$state/nodes" 2>/dev/null || echo 0)
   local sock="$state/containerd/containerd.sock"
-  for i in $(seq 1 "$nodes"); do stop_pid "agent-n$i"; stop_pid "relay-n$i"; done
+  for i in $(seq 1 "$nodes"); do stop_pid "agent-n$i"; stop_pid "relay-n$i"; stop_pid "relay-api-n$i"; done
   stop_pid relay-root
+  stop_pid relay-api-root
   stop_pid silo
   for i in $(seq 1 "$nodes"); do
     local ns; ns=$(node_ns "$i")

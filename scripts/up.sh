@@ -6,7 +6,10 @@
 # without containers (no root needed for the agent then).
 # The API serves HTTPS only and wants a credential: the silo makes a cluster CA and an admin
 # token at its first start and writes them into run/data/admin.kubeconfig (mode 0600), which
-# kubectl uses as it is; this script's curl calls use the same CA and token.
+# kubectl uses as it is; this script's curl calls use the same CA and token. It also writes the
+# node bootstrap token to run/data/node-token (0600): the agent joins with it (Agent:TokenFile),
+# and so would a node agent on another machine (Agent:Server=https://<this machine>:8080).
+# .NET grain clients connect with Orchestrator:Kubeconfig=run/data/admin.kubeconfig.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -52,7 +55,12 @@ auth=$(mktemp -d)
 trap 'rm -rf "$auth"' EXIT
 kubeconfig_curl_files "$kubeconfig" "$auth"
 kcurl() { curl -sf --cacert "$auth/ca.crt" -H @"$auth/auth-header" "$@"; }
-start agent dotnet "$root/node-agent/bin/Release/net10.0/Orchestrator.NodeAgent.dll" --Agent:Runtime="$runtime" --Agent:NodeName="$(hostname | tr 'A-Z_' 'a-z-')"
+agent_data=()
+if [ "$runtime" = fake ]; then
+  agent_data=(--Agent:DataDirectory="$root/run/agent") # not root: keep its credentials under run/
+fi
+start agent dotnet "$root/node-agent/bin/Release/net10.0/Orchestrator.NodeAgent.dll" --Agent:Runtime="$runtime" --Agent:NodeName="$(hostname | tr 'A-Z_' 'a-z-')" \
+  --Agent:Server="$api" --Agent:TokenFile="$root/run/data/node-token" "${agent_data[@]}"
 wait_for "the node to register" 60 sh -c "curl -sf --cacert $auth/ca.crt -H @$auth/auth-header $api/api/v1/nodes | grep -q '\"type\":\"Ready\",\"status\":\"True\"'"
 
 echo "applying examples/hello.yaml"
@@ -78,5 +86,6 @@ fi
 echo
 echo "API: $api   kubeconfig (admin; keep it private): $kubeconfig"
 echo "try: KUBECONFIG=$kubeconfig kubectl get pods"
+echo "node bootstrap token (for more agents: --Agent:TokenFile, --Agent:Server=$api): $root/run/data/node-token"
 echo " or: curl --cacert run/data/credentials/ca.crt -H \"Authorization: Bearer \$(sed -n 's/^ *token: *//p' $kubeconfig)\" $api/api/v1/namespaces/default/pods"
 echo "stop everything with: scripts/down.sh"

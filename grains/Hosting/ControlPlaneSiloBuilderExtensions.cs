@@ -30,7 +30,9 @@ public static class ControlPlaneSiloBuilderExtensions
         // RBAC decides the API's requests; the rules review asks it directly, whatever else
         // (node authorization) is composed in front of it.
         services.AddSingleton<Security.RbacAuthorizer>();
-        services.TryAddSingleton<Security.IAuthorizer>(sp => sp.GetRequiredService<Security.RbacAuthorizer>());
+        services.AddSingleton<Security.INodeGraph, Security.CachedNodeGraph>();
+        services.TryAddSingleton<Security.IAuthorizer>(sp => new Security.NodeAuthorizer(
+            sp.GetRequiredService<Security.INodeGraph>(), sp.GetRequiredService<Security.RbacAuthorizer>()));
         // ServiceAccount tokens, signed with the cluster credentials the host registers.
         services.AddSingleton<Security.ServiceAccountTokens>();
         services.AddSingleton<Security.ITokenObjectLookup, Security.CachedTokenObjectLookup>();
@@ -38,8 +40,18 @@ public static class ControlPlaneSiloBuilderExtensions
         // Node agents' tokens, issued with their certificates when they join.
         services.AddSingleton<Security.NodeTokens>();
         services.AddSingleton<Security.ITokenAuthenticator, Security.NodeTokenAuthenticator>();
+        services.AddSingleton<Security.BearerTokenAuthentication>();
+        // Grain calls: the control plane's own carry a marker; clients' are authenticated and
+        // authorized as the API's requests are. The host adds a SiloCertificate for the proofs
+        // that calls to node agents carry.
+        services.AddOptions<Security.GrainCallAuthorizationOptions>().Bind(configuration.GetSection(Security.GrainCallAuthorizationOptions.Section));
+        services.AddSingleton<Security.InternalCallMarker>();
+        services.AddSingleton<Security.ControlPlaneProofs>();
+        silo.AddOutgoingGrainCallFilter<Security.InternalCallStampFilter>();
         services.AddHostedService<ControlPlaneBootstrap>();
         services.AddHostedService<Events.EventSweeper>();
+        // First: nothing of a client's call runs before it is authorized.
+        silo.AddIncomingGrainCallFilter<Security.GrainCallAuthorizationFilter>();
         silo.AddIncomingGrainCallFilter<ProcessedCallFailureFilter>();
         return silo;
     }

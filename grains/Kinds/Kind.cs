@@ -1,5 +1,6 @@
 using Orchestrator.GrainInterfaces;
 using Orchestrator.Grains.Index;
+using Orchestrator.Grains.Kinds.Printing;
 using Orchestrator.Model;
 using Orchestrator.Selectors;
 
@@ -43,6 +44,12 @@ public sealed class Kind<T> : IKind where T : class, IResource<T>
     public CacheIndex<T>? Index { get; init; }
 
     public ScaleAccessors<T>? Scale { get; init; }
+
+    /// <summary>The columns kubectl get prints (the kind's printer in Kubernetes): the API answers
+    /// a request for a Table with them. A kind that declares none gets NAME and AGE.</summary>
+    public IReadOnlyList<PrinterColumn<T>> Columns { get => _columns ?? PrinterColumns.Default<T>(); init => _columns = value; }
+
+    private readonly IReadOnlyList<PrinterColumn<T>>? _columns;
 
     public IReconciler? Controller(IGrainFactory grains, string? ns, string name) =>
         Reconciler?.Invoke(grains, Type.Key(ns, name));

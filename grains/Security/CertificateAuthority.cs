@@ -76,7 +76,7 @@ public sealed class CertificateAuthority : IDisposable
     public X509Certificate2 IssueSilo(DateTimeOffset now) =>
         Issue(new X500DistinguishedNameBuilder().AddOrganizationNameChain(SiloGroup).AddCommonNameChain(SiloCommonName), [ServerAuth, ClientAuth], now, extension: null);
 
-    public const string SiloCommonName = "system:silo";
+    public const string SiloCommonName = NodeProtocol.ControlPlaneCallProof.SiloCommonName;
 
     public const string SiloGroup = "system:silos";
 
@@ -97,10 +97,31 @@ public sealed class CertificateAuthority : IDisposable
         return Issue(subject.Build().Name, [ClientAuth], now, extension: null, lifetime);
     }
 
+    /// <summary>A client certificate for a key the requester holds (the public key of its CSR): the
+    /// private key never leaves the requester, as with Kubernetes' CertificateSigningRequests. The
+    /// subject is the CA's choice, not the CSR's.</summary>
+    public X509Certificate2 IssueClient(PublicKey publicKey, string user, IEnumerable<string> groups, DateTimeOffset now, TimeSpan lifetime)
+    {
+        var subject = new X500DistinguishedNameBuilder();
+        foreach (var group in groups)
+        {
+            subject.AddOrganizationName(group);
+        }
+        subject.AddCommonName(user);
+        return Sign(new CertificateRequest(subject.Build(), publicKey, HashAlgorithmName.SHA256), [ClientAuth], now, extension: null, lifetime);
+    }
+
     private X509Certificate2 Issue(string subject, Oid[] usages, DateTimeOffset now, X509Extension? extension, TimeSpan? lifetime = null)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256);
+        using var issued = Sign(new CertificateRequest(subject, key, HashAlgorithmName.SHA256), usages, now, extension, lifetime);
+        // Kestrel and SslStream want the key inside the certificate, in a form they can export.
+        using var withKey = issued.CopyWithPrivateKey(key);
+        return X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null, X509KeyStorageFlags.Exportable);
+    }
+
+    private X509Certificate2 Sign(CertificateRequest request, Oid[] usages, DateTimeOffset now, X509Extension? extension, TimeSpan? lifetime)
+    {
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, critical: true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, critical: true));
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension(new OidCollection().AddAll(usages), critical: false));
@@ -117,10 +138,7 @@ public sealed class CertificateAuthority : IDisposable
         var serial = RandomNumberGenerator.GetBytes(16);
         serial[0] &= 0x7f;
         var generator = X509SignatureGenerator.CreateForECDsa(_key);
-        using var issued = request.Create(Certificate.SubjectName, generator, now.AddMinutes(-5), notAfter, serial);
-        // Kestrel and SslStream want the key inside the certificate, in a form they can export.
-        using var withKey = issued.CopyWithPrivateKey(key);
-        return X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null, X509KeyStorageFlags.Exportable);
+        return request.Create(Certificate.SubjectName, generator, now.AddMinutes(-5), notAfter, serial);
     }
 
     /// <summary>Whether <paramref name="certificate"/> was issued by this CA for client
@@ -132,22 +150,8 @@ public sealed class CertificateAuthority : IDisposable
     /// <summary>Whether <paramref name="certificate"/> chains to <paramref name="root"/> alone (not
     /// to the machine's trust store), at <paramref name="at"/> (default now) and, if given, for
     /// <paramref name="usage"/>: how every party of the cluster checks a peer against its CA.</summary>
-    public static bool ChainsTo(X509Certificate2 root, X509Certificate2 certificate, DateTimeOffset? at = null, Oid? usage = null)
-    {
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(root);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        if (at is { } time)
-        {
-            chain.ChainPolicy.VerificationTime = time.UtcDateTime;
-        }
-        if (usage is not null)
-        {
-            chain.ChainPolicy.ApplicationPolicy.Add(usage);
-        }
-        return chain.Build(certificate) && chain.ChainElements[^1].Certificate.RawDataMemory.Span.SequenceEqual(root.RawDataMemory.Span);
-    }
+    public static bool ChainsTo(X509Certificate2 root, X509Certificate2 certificate, DateTimeOffset? at = null, Oid? usage = null) =>
+        NodeProtocol.ClusterCertificates.ChainsTo(root, certificate, at, usage);
 
     public void Dispose()
     {

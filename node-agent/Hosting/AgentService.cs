@@ -18,7 +18,9 @@ public sealed partial class AgentService(
     {
         var o = options.Value;
         var logger = loggers.CreateLogger("Orchestrator.NodeAgent");
-        var names = o.HollowNodes == 1 ? [o.NodeName] : Enumerable.Range(0, o.HollowNodes).Select(i => $"{o.NodeName}-{i}").ToList();
+        // One node per process: the agent's credentials name one node, and the node authorizer
+        // lets it act for that node only (simulated fleets run in-process, see the benchmarks).
+        List<string> names = [o.NodeName];
         var runtimeFor = await CreateRuntimeFactoryAsync(o, stoppingToken);
         await using var group = new NodeAgentGroup(names, o, client, runtimeFor, time, logger);
         await group.StartAsync(stoppingToken);

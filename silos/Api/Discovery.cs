@@ -7,6 +7,10 @@ namespace Orchestrator.Silo.Api;
 /// so clients can find out which kinds this server serves.</summary>
 public static class Discovery
 {
+    /// <summary>The Kubernetes version whose API this server speaks (kubectl warns when it is more
+    /// than one minor version from its own).</summary>
+    public const string ServerVersion = "v1.32.0-orchestrator";
+
     public static void Map(IEndpointRouteBuilder app)
     {
         app.MapGet("/api", () => JsonBody.Of(new JsonObject
@@ -35,7 +39,7 @@ public static class Discovery
         {
             ["major"] = "1",
             ["minor"] = "32",
-            ["gitVersion"] = "v1.32.0-orchestrator",
+            ["gitVersion"] = ServerVersion,
             ["platform"] = $"{Environment.OSVersion.Platform}/{System.Runtime.InteropServices.RuntimeInformation.OSArchitecture}".ToLowerInvariant(),
         }));
         app.MapGet("/healthz", () => Results.Text("ok"));

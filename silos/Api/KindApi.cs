@@ -1,9 +1,11 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Orchestrator.GrainInterfaces;
+using Orchestrator.Grains.Kinds;
 using Orchestrator.Model;
 using Orchestrator.Selectors;
 using Orchestrator.Serialization;
+using Orchestrator.Silo.Api.Tables;
 using Orchestrator.Validation;
 
 namespace Orchestrator.Silo.Api;
@@ -65,8 +67,16 @@ public static class KindApi<T> where T : class, IResource<T>
         {
             await cache.SyncAsync();
         }
-        return JsonBody.Of(await cache.GetAsync(Type.Key(ns, name)) ?? throw ApiErrors.NotFound(Type, name));
+        var obj = await cache.GetAsync(Type.Key(ns, name)) ?? throw ApiErrors.NotFound(Type, name);
+        return TableFor(http) is { } table ? new TableBody<T>(table, [obj]) : JsonBody.Of(obj);
     }
+
+    /// <summary>The Table writer of this kind's columns when the request asks for a Table
+    /// (kubectl get), else null.</summary>
+    private static TableWriter<T>? TableFor(HttpContext http) =>
+        TableRequest.From(http.Request) is { } request
+            ? new TableWriter<T>(request, KindRegistry.Of<T>().Columns, http.RequestServices.GetService<TimeProvider>() ?? TimeProvider.System)
+            : null;
 
     private static async Task<IResult> ListAsync(HttpContext http, IGrainFactory grains, string? ns)
     {
@@ -79,7 +89,7 @@ public static class KindApi<T> where T : class, IResource<T>
         };
         if (IsTrue(q["watch"]))
         {
-            await Watch<T>.StreamAsync(http, Cache(http), query);
+            await Watch<T>.StreamAsync(http, Cache(http), query, TableFor(http));
             return Results.Empty;
         }
         var options = new ListOptions
@@ -92,6 +102,10 @@ public static class KindApi<T> where T : class, IResource<T>
             ResourceVersionMatch = q["resourceVersionMatch"].ToString() is { Length: > 0 } m ? m : null,
         };
         var list = await Cache(http).ListAsync(query, options);
+        if (TableFor(http) is { } table)
+        {
+            return new TableBody<T>(table, list.Items, list.ResourceVersion, list.Continue, list.RemainingItemCount);
+        }
         return new JsonListBody<T>(Type, list.Items, list.ResourceVersion, list.Continue, list.RemainingItemCount);
     }
 
@@ -187,8 +201,11 @@ public static class KindApi<T> where T : class, IResource<T>
     /// <summary>Kubernetes' dryRun query parameter: absent, or All (the only stage there is to
     /// skip: storage). Any other value is refused as Kubernetes' option validation refuses it
     /// (<paramref name="optionsKind"/> is CreateOptions, UpdateOptions, PatchOptions or DeleteOptions).</summary>
-    public static WriteOptions WriteOptionsOf(HttpContext http, string optionsKind) =>
-        CheckDryRun(http.Request.Query["dryRun"], optionsKind) ? WriteOptions.DryRunAll : WriteOptions.Default;
+    public static WriteOptions WriteOptionsOf(HttpContext http, string optionsKind)
+    {
+        CheckFieldValidation(http);
+        return CheckDryRun(http.Request.Query["dryRun"], optionsKind) ? WriteOptions.DryRunAll : WriteOptions.Default;
+    }
 
     /// <summary>True for dryRun=All, false when there is none; 422 otherwise.</summary>
     private static bool CheckDryRun(IReadOnlyCollection<string?> values, string optionsKind)
@@ -300,6 +317,18 @@ public static class KindApi<T> where T : class, IResource<T>
             CheckDryRun(values, "DeleteOptions");
         }
         return options;
+    }
+
+    /// <summary>Refuses a fieldValidation this server does not know. Every known one decodes
+    /// strictly: an unknown field is an error naming it whatever the client asked, never dropped
+    /// (the OpenAPI documents say so, which is how kubectl learns to leave validation to the
+    /// server).</summary>
+    private static void CheckFieldValidation(HttpContext http)
+    {
+        if (http.Request.Query["fieldValidation"].ToString() is not ("" or "Strict" or "Warn" or "Ignore") and var directive)
+        {
+            throw ApiErrors.BadRequest($"fieldValidation \"{directive}\" is not one of Ignore, Warn, Strict");
+        }
     }
 
     public static bool IsTrue(string? value) => value is "true" or "1" or "True";

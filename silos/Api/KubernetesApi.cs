@@ -10,6 +10,7 @@ public static class KubernetesApi
     public static IEndpointRouteBuilder MapKubernetesApi(this IEndpointRouteBuilder app)
     {
         Discovery.Map(app);
+        OpenApi.OpenApiApi.Map(app);
         var mapper = new KindMapper(app);
         foreach (var kind in KindRegistry.All)
         {
@@ -20,6 +21,7 @@ public static class KubernetesApi
         RollbackApi.Map(app);
         Security.AccessReviewApi.Map(app);
         Security.TokenRequestApi.Map(app);
+        Security.NodeCredentialsApi.Map(app);
         return app;
     }
 

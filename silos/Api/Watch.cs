@@ -25,7 +25,9 @@ public static class Watch<T> where T : class, IResource<T>
     /// <summary>Kubernetes ends watches after a random 30-60 minutes; we end them after 30.</summary>
     private static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(30);
 
-    public static async Task StreamAsync(HttpContext http, Grains.Index.ResourceCache<T> index, ResourceQuery query)
+    /// <summary>Streams the watch; with <paramref name="table"/>, each event's object is a Table
+    /// of that one object (what kubectl get -w asks for), the first with the column definitions.</summary>
+    public static async Task StreamAsync(HttpContext http, Grains.Index.ResourceCache<T> index, ResourceQuery query, Tables.TableWriter<T>? table = null)
     {
         var q = http.Request.Query;
         var bookmarks = KindApi<T>.IsTrue(q["allowWatchBookmarks"]);
@@ -46,6 +48,17 @@ public static class Watch<T> where T : class, IResource<T>
         response.Headers.CacheControl = "no-cache, private";
         var aborted = http.RequestAborted;
         var deadline = DateTimeOffset.UtcNow + timeout;
+        var columnsSent = false;
+        byte[] Encode(T obj)
+        {
+            if (table is null)
+            {
+                return RecentlySerialized.BytesOf(obj);
+            }
+            var bytes = table.ToBytes([obj], withColumns: !columnsSent);
+            columnsSent = true;
+            return bytes;
+        }
 
         if (sendInitial)
         {
@@ -53,7 +66,7 @@ public static class Watch<T> where T : class, IResource<T>
             var initial = new System.Buffers.ArrayBufferWriter<byte>(64 * 1024);
             foreach (var item in list.Items)
             {
-                AppendEvent(initial, "ADDED"u8, RecentlySerialized.BytesOf(item));
+                AppendEvent(initial, "ADDED"u8, Encode(item));
                 if (initial.WrittenCount > 256 * 1024)
                 {
                     await response.Body.WriteAsync(initial.WrittenMemory, aborted);
@@ -87,7 +100,7 @@ public static class Watch<T> where T : class, IResource<T>
                     WatchEventType.Added => "ADDED"u8,
                     WatchEventType.Modified => "MODIFIED"u8,
                     _ => "DELETED"u8,
-                }, RecentlySerialized.BytesOf(ev.Object));
+                }, Encode(ev.Object));
             }
             if (batch.Events.Count == 0 && bookmarks && batch.ResourceVersion > from)
             {

@@ -1,6 +1,4 @@
-using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using System.Text;
 using Orchestrator.Grains.Security;
 
 namespace Orchestrator.Silo.Security;
@@ -31,6 +29,19 @@ public static class ApiSecurity
             {
                 http.SetAttributes(attributes);
                 throw SecurityErrors.Unauthorized();
+            }
+            // Node bootstrap and renewal: the endpoint itself checks the node (NodeCredentialsApi);
+            // the bootstrap user may do nothing else at all, whatever RBAC grants its groups.
+            if (NodeCredentialsApi.Admits(user, attributes.Path) && http.Request.Headers["Impersonate-User"].Count == 0)
+            {
+                http.SetAttributes(attributes);
+                await next(http);
+                return;
+            }
+            if (user.InGroup(NodeBootstrap.Group))
+            {
+                http.SetAttributes(attributes);
+                throw SecurityErrors.Forbidden(attributes, "a node bootstrap token may only request node credentials");
             }
             var authorizer = http.RequestServices.GetRequiredService<IAuthorizer>();
             var effective = await ImpersonateAsync(http, user, authorizer);
@@ -77,26 +88,14 @@ public static class ApiSecurity
 
     private static async Task<UserInfo> AuthenticateTokenAsync(HttpContext http, string token)
     {
-        var credentials = http.RequestServices.GetRequiredService<ClusterCredentials>();
-        if (CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(token), Encoding.UTF8.GetBytes(credentials.AdminToken)))
+        // The node bootstrap token is accepted by the API alone (never on a grain call), and there
+        // only for the node credentials endpoint.
+        if (NodeBootstrap.Authenticate(token, http.RequestServices.GetRequiredService<ClusterCredentials>()) is { } bootstrap)
         {
-            return new UserInfo { Name = SystemUsers.Admin, Groups = [SystemGroups.Masters, SystemGroups.Authenticated] };
+            return bootstrap;
         }
-        foreach (var authenticator in http.RequestServices.GetServices<ITokenAuthenticator>())
-        {
-            try
-            {
-                if (await authenticator.AuthenticateAsync(token, http.RequestAborted) is { } user)
-                {
-                    return user;
-                }
-            }
-            catch (UnauthorizedAccessException)
-            {
-                throw SecurityErrors.Unauthorized();
-            }
-        }
-        throw SecurityErrors.Unauthorized();
+        return await http.RequestServices.GetRequiredService<BearerTokenAuthentication>().AuthenticateAsync(token, http.RequestAborted)
+            ?? throw SecurityErrors.Unauthorized();
     }
 
     /// <summary>The user a client certificate names: CN is the user, each O a group (as Kubernetes' x509 authenticator).</summary>

@@ -13,7 +13,7 @@ namespace Orchestrator.Silo.Security;
 public static class RequestInfo
 {
     /// <summary>Paths anyone may read without credentials, as Kubernetes' system:public-info-viewer.</summary>
-    public static readonly IReadOnlySet<string> PublicPaths = new HashSet<string>(StringComparer.Ordinal) { "/healthz", "/livez", "/readyz", "/version" };
+    public static readonly IReadOnlySet<string> PublicPaths = new HashSet<string>(StringComparer.Ordinal) { "/healthz", "/livez", "/readyz", "/version", NodeProtocol.NodeJoinToken.CaCertsPath };
 
     /// <summary>Subresources of a namespace: /api/v1/namespaces/{name}/status is the namespace's.</summary>
     private static readonly HashSet<string> NamespaceSubresources = ["status", "finalize"];

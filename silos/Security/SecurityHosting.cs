@@ -14,7 +14,7 @@ public static class SecurityHosting
     /// <summary>
     /// Loads (at the first start: makes) the cluster's credentials, serves the API over HTTPS only
     /// with a certificate of the cluster CA, asks clients for a certificate without requiring one,
-    /// and writes the admin kubeconfig once the API listens.
+    /// writes the node bootstrap token at start and the admin kubeconfig once the API listens.
     /// </summary>
     public static ClusterCredentials AddApiSecurity(this WebApplicationBuilder builder, ICredentialStore store, SiloSettings settings, TimeSpan startTimeout)
     {
@@ -36,6 +36,8 @@ public static class SecurityHosting
         services.AddHostedService(sp => sp.GetRequiredService<ServingCertificate>());
         var kubeconfig = security.Kubeconfig is { Length: > 0 } k ? k : Path.Combine(Path.GetFullPath(settings.DataDirectory), "admin.kubeconfig");
         services.AddHostedService(sp => ActivatorUtilities.CreateInstance<KubeconfigWriter>(sp, kubeconfig));
+        var nodeToken = security.NodeTokenFile is { Length: > 0 } n ? n : Path.Combine(Path.GetFullPath(settings.DataDirectory), "node-token");
+        services.AddHostedService(sp => ActivatorUtilities.CreateInstance<NodeTokenFileWriter>(sp, nodeToken));
         builder.WebHost.ConfigureKestrel((context, kestrel) => kestrel.ConfigureHttpsDefaults(https =>
         {
             var serving = kestrel.ApplicationServices.GetRequiredService<ServingCertificate>();

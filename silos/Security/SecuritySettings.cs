@@ -17,4 +17,18 @@ public sealed class SecuritySettings
     /// <summary>Where the admin kubeconfig is written at start (mode 0600). Default
     /// "admin.kubeconfig" in the data directory.</summary>
     public string? Kubeconfig { get; set; }
+
+    /// <summary>Authenticate and authorize every grain call a client makes through the gateway, as
+    /// the API's requests are (default true). Read by the control plane as
+    /// <c>GrainCallAuthorizationOptions</c>; turn off only for clients that send no token yet.</summary>
+    public bool AuthorizeGrainCalls { get; set; } = true;
+
+    /// <summary>Where the node bootstrap token (k3s format, K10&lt;CA hash&gt;::node:&lt;secret&gt;) is
+    /// written at start (mode 0600), for node agents' Agent:TokenFile. Default "node-token" in the
+    /// data directory.</summary>
+    public string? NodeTokenFile { get; set; }
+
+    /// <summary>How long the certificate and token a node agent gets from the node bootstrap last;
+    /// agents renew when two thirds have passed. Default 30 days (NodeTokens.DefaultLifetime).</summary>
+    public TimeSpan NodeCredentialLifetime { get; set; } = Grains.Security.NodeTokens.DefaultLifetime;
 }

@@ -1,5 +1,7 @@
 using System.Globalization;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Orchestrator.Client.Hosting;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orchestrator.Tests.Infrastructure;
@@ -54,11 +56,14 @@ public sealed class ControlPlane : IAsyncDisposable
         }
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
-        builder.UseOrleansClient(c =>
+        // The package's client: the gateway admits mutual TLS with the admin kubeconfig's certificate.
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
-            c.UseLocalhostClustering(runner.GatewayPort, "orchestrator", runner.ClusterId);
-            c.Configure<ClusterOptions>(o => o.ClusterId = runner.ClusterId);
+            ["Orchestrator:GatewayPort"] = runner.GatewayPort.ToString(CultureInfo.InvariantCulture),
+            ["Orchestrator:ClusterId"] = runner.ClusterId,
+            ["Orchestrator:Kubeconfig"] = runner.KubeconfigPath,
         });
+        builder.AddOrchestratorClient();
         var host = builder.Build();
         await host.StartAsync();
         var silo = new Silo($"silo pid {runner.Pid}", runner.Pid, http, _ => true, runner.KubeconfigPath);

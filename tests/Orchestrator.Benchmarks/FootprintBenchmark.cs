@@ -33,6 +33,8 @@ public static class FootprintBenchmark
                 Path.Combine(SiloRunner.RepoRoot(), "node-agent", "bin", SiloRunner.Configuration, "net10.0", "Orchestrator.NodeAgent.dll"),
                 $"--Orchestrator:GatewayPort={silo.GatewayPort}",
                 $"--Orchestrator:ClusterId={silo.ClusterId}",
+                $"--Agent:Server=https://127.0.0.1:{silo.HttpPort}",
+                $"--Agent:TokenFile={silo.NodeTokenPath}",
                 "--Agent:NodeName=footprint",
                 "--Agent:Runtime=fake",
                 "--Agent:NodeIP=127.0.0.1",

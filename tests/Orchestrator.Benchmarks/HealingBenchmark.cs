@@ -79,6 +79,7 @@ public static class HealingBenchmark
                 Grains = silo.Services.GetRequiredService<IGrainFactory>(),
                 GatewayPort = gatewayPort,
                 ClusterId = clusterId,
+                Join = new AgentJoin($"https://127.0.0.1:{httpPort}", Path.Combine(work, "silo", "node-token")),
                 WorkDirectory = work,
             });
             await SendAsync(http, HttpMethod.Post, "/api/v1/namespaces", new Namespace { Metadata = new ObjectMeta { Name = Ns } });

@@ -13,6 +13,7 @@ public sealed class SiloRunner : IDisposable
     public SiloRunner(string dataDirectory, params string[] extraArgs)
     {
         KubeconfigPath = Path.Combine(Path.GetFullPath(dataDirectory), "admin.kubeconfig");
+        NodeTokenPath = Path.Combine(Path.GetFullPath(dataDirectory), "node-token");
         HttpPort = FreePort();
         GatewayPort = FreePort();
         var dll = Path.Combine(RepoRoot(), "silos", "bin", Configuration, "net10.0", "Orchestrator.Silo.dll");
@@ -49,6 +50,9 @@ public sealed class SiloRunner : IDisposable
 
     /// <summary>The admin kubeconfig the silo writes in its data directory once its API listens.</summary>
     public string KubeconfigPath { get; }
+
+    /// <summary>The node bootstrap token the silo writes at start: agents join with it.</summary>
+    public string NodeTokenPath { get; }
 
     /// <summary>A client of the silo's API (HTTPS only) as the admin of its kubeconfig; it fails
     /// like an API that is not up until the silo has written the kubeconfig.</summary>

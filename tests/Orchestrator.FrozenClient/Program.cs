@@ -3,22 +3,27 @@ using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Orchestrator.FrozenClient;
 using Orchestrator.GrainInterfaces;
 using Orchestrator.Model;
 using Orchestrator.Serialization;
 
 // A service built against the frozen contract (Contract/, see README.md), calling a newer silo.
-// Usage: <gatewayPort> <clusterId> <serviceId> <create|update|delete|all> <namespace>
-if (args.Length != 5 || !int.TryParse(args[0], CultureInfo.InvariantCulture, out var gatewayPort))
+// Usage: <gatewayPort> <clusterId> <serviceId> <create|update|delete|all> <namespace> <kubeconfig>
+if (args.Length != 6 || !int.TryParse(args[0], CultureInfo.InvariantCulture, out var gatewayPort))
 {
-    Console.Error.WriteLine("usage: Orchestrator.FrozenClient <gatewayPort> <clusterId> <serviceId> <create|update|delete|all> <namespace>");
+    Console.Error.WriteLine("usage: Orchestrator.FrozenClient <gatewayPort> <clusterId> <serviceId> <create|update|delete|all> <namespace> <kubeconfig>");
     return 2;
 }
 var (clusterId, serviceId, step, name) = (args[1], args[2], args[3], args[4]);
+var credentials = Credentials.FromKubeconfig(args[5]);
 
 var services = new ServiceCollection();
 services.AddLogging(l => l.SetMinimumLevel(LogLevel.Warning));
-services.AddOrleansClient(client => client.UseLocalhostClustering(gatewayPort, serviceId, clusterId));
+services.AddOrleansClient(client => client
+    .UseLocalhostClustering(gatewayPort, serviceId, clusterId)
+    .UseTls(credentials.ConfigureTls)
+    .AddOutgoingGrainCallFilter(new TokenFilter(credentials)));
 await using var provider = services.BuildServiceProvider();
 var hosted = provider.GetServices<IHostedService>().ToList();
 using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));

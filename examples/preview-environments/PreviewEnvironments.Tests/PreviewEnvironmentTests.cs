@@ -64,6 +64,9 @@ public sealed class PreviewEnvironmentTests : IAsyncLifetime
             $"--Orchestrator:ClusterId={clusterId}",
             // Starting waits for the silo's gateway, up to this long.
             "--Orchestrator:ConnectTimeout=00:01:00",
+            // The admin kubeconfig the silo writes once its API listens: the client certificate the
+            // gateway requires and the token the calls carry. Starting waits for it too.
+            $"--Orchestrator:Kubeconfig={Path.Combine(_data, "admin.kubeconfig")}",
             "--Logging:LogLevel:Default=Warning",
         ]);
         await _app.StartAsync();

@@ -91,6 +91,12 @@ public sealed class ClusterSettingsValidator : IValidateOptions<ClusterSettings>
 /// </summary>
 public sealed class OrchestratorClientOptions
 {
+    /// <summary>The kubeconfig whose current user the client is: the cluster CA, a client
+    /// certificate of it with its key (the gateway requires one), and the token its calls carry.
+    /// A silo writes its admin's to &lt;data directory&gt;/admin.kubeconfig. Required unless the
+    /// host passes <see cref="ClientCredentials"/> itself.</summary>
+    public string? Kubeconfig { get; set; }
+
     /// <summary>How long to keep trying to reach the control plane at start before giving up
     /// with an error (<see cref="ControlPlaneUnreachableException"/>). Default 60 s.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(60);

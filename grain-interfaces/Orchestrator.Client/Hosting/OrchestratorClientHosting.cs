@@ -19,9 +19,17 @@ public static class OrchestratorClientHosting
     /// <see cref="ControlPlaneUnreachableException"/> after Orchestrator:ConnectTimeout if no silo
     /// answers. Calls that fail without being processed while the cluster settles are retried
     /// (<see cref="TransientCallRetryFilter"/>, "Orchestrator:CallRetry").
+    /// The client's credentials come from the kubeconfig at Orchestrator:Kubeconfig, read when the
+    /// host starts (a start without it fails with <see cref="ClientCredentialsException"/>): its
+    /// client certificate opens the gateway's mutual TLS, and its token goes with every call.
     /// </summary>
     /// <exception cref="OptionsValidationException">A setting is malformed; the message names its key.</exception>
-    public static IServiceCollection AddOrchestratorClient(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddOrchestratorClient(this IServiceCollection services, IConfiguration configuration) =>
+        services.AddOrchestratorClient(configuration, credentials: null);
+
+    /// <summary>As <see cref="AddOrchestratorClient(IServiceCollection, IConfiguration)"/> with
+    /// credentials of the caller's own (the node agent's, which it renews) instead of a kubeconfig.</summary>
+    public static IServiceCollection AddOrchestratorClient(this IServiceCollection services, IConfiguration configuration, ClientCredentials? credentials)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
@@ -38,6 +46,11 @@ public static class OrchestratorClientHosting
         services.AddOptions<CallRetryOptions>().Bind(configuration.GetSection(CallRetryOptions.Section)).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CallRetryOptions>, CallRetryOptionsValidator>());
         services.TryAddSingleton<IOrchestratorClient, OrchestratorClient>();
+        var source = new ClientCredentialsSource(credentials);
+        services.AddSingleton(source);
+        // Registered before the Orleans client: hosted services start in order, and the client's
+        // first connection needs the credentials.
+        services.AddHostedService(sp => ActivatorUtilities.CreateInstance<KubeconfigCredentialsLoader>(sp, options.Kubeconfig ?? ""));
         services.AddOrleansClient(client =>
         {
             client.Configure<ClusterOptions>(o =>
@@ -56,6 +69,8 @@ public static class OrchestratorClientHosting
             }
             client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = options.ResponseTimeout);
             client.UseConnectionRetryFilter<ConnectDeadline>();
+            client.UseOrchestratorTls(source);
+            client.AddOutgoingGrainCallFilter<CallTokenFilter>();
             client.AddOutgoingGrainCallFilter<TransientCallRetryFilter>();
         });
         return services;
@@ -67,6 +82,16 @@ public static class OrchestratorClientHosting
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.AddOrchestratorClient(builder.Configuration);
+        return builder;
+    }
+
+    /// <summary>As <see cref="AddOrchestratorClient(IServiceCollection, IConfiguration, ClientCredentials)"/>
+    /// with the builder's own configuration.</summary>
+    public static IHostApplicationBuilder AddOrchestratorClient(this IHostApplicationBuilder builder, ClientCredentials credentials)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(credentials);
+        builder.Services.AddOrchestratorClient(builder.Configuration, credentials);
         return builder;
     }
 

@@ -74,6 +74,10 @@ public static class ApiErrors
     public static ApiException UnsupportedMediaType(string contentType) => New(415, StatusReason.UnsupportedMediaType,
         $"the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got \"{contentType}\")");
 
+    /// <summary>No representation the client accepts (Kubernetes' 406 wording).</summary>
+    public static ApiException NotAcceptable(string accepted) => New(406, StatusReason.NotAcceptable,
+        $"only the following media types are accepted: {accepted}");
+
     public static ApiException Unavailable(string message, int retryAfterSeconds = 1) => New(503, StatusReason.ServiceUnavailable, message,
         new StatusDetails { RetryAfterSeconds = retryAfterSeconds });
 

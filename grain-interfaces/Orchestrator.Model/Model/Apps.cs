@@ -50,7 +50,7 @@ public sealed record ReplicaSetStatus
     [Id(2)] public int? ReadyReplicas { get; init; }
     [Id(3)] public int? AvailableReplicas { get; init; }
     [Id(4)] public long? ObservedGeneration { get; init; }
-    [Id(5), PatchStrategy("merge", MergeKey = "type")] public IReadOnlyList<Condition>? Conditions { get; init; }
+    [Id(5), MergeByKey("type")] public IReadOnlyList<Condition>? Conditions { get; init; }
 }
 
 [GenerateSerializer, Immutable, Alias("orch.Deployment")]
@@ -81,7 +81,7 @@ public sealed record DeploymentSpec
     [Id(0)] public int? Replicas { get; init; }
     [Id(1)] public LabelSelector? Selector { get; init; }
     [Id(2)] public PodTemplateSpec Template { get; init; } = new();
-    [Id(3), PatchStrategy("retainKeys")] public DeploymentStrategy? Strategy { get; init; }
+    [Id(3), RetainKeys] public DeploymentStrategy? Strategy { get; init; }
     [Id(4)] public int? MinReadySeconds { get; init; }
     [Id(5)] public int? RevisionHistoryLimit { get; init; }
     [Id(6)] public bool? Paused { get; init; }
@@ -112,7 +112,7 @@ public sealed record DeploymentStatus
     [Id(3)] public int? ReadyReplicas { get; init; }
     [Id(4)] public int? AvailableReplicas { get; init; }
     [Id(5)] public int? UnavailableReplicas { get; init; }
-    [Id(6), PatchStrategy("merge", MergeKey = "type")] public IReadOnlyList<Condition>? Conditions { get; init; }
+    [Id(6), MergeByKey("type")] public IReadOnlyList<Condition>? Conditions { get; init; }
     [Id(7)] public int? CollisionCount { get; init; }
 }
 

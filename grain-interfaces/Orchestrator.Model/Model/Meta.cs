@@ -18,8 +18,8 @@ public sealed record ObjectMeta
     [Id(8)] public long? DeletionGracePeriodSeconds { get; init; }
     [Id(9)] public IReadOnlyDictionary<string, string>? Labels { get; init; }
     [Id(10)] public IReadOnlyDictionary<string, string>? Annotations { get; init; }
-    [Id(11), PatchStrategy("merge", MergeKey = "uid")] public IReadOnlyList<OwnerReference>? OwnerReferences { get; init; }
-    [Id(12), PatchStrategy("merge")] public IReadOnlyList<string>? Finalizers { get; init; }
+    [Id(11), MergeByKey("uid")] public IReadOnlyList<OwnerReference>? OwnerReferences { get; init; }
+    [Id(12), MergeAsSet] public IReadOnlyList<string>? Finalizers { get; init; }
 
     /// <summary>The ownerReference with <c>controller: true</c>, if any.</summary>
     [JsonIgnore]

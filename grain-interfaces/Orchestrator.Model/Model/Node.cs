@@ -30,7 +30,7 @@ public sealed record Node : IResource<Node>
 public sealed record NodeSpec
 {
     [Id(0)] public string? PodCIDR { get; init; }
-    [Id(1), PatchStrategy("merge")] public IReadOnlyList<string>? PodCIDRs { get; init; }
+    [Id(1), MergeAsSet] public IReadOnlyList<string>? PodCIDRs { get; init; }
     [Id(2)] public bool? Unschedulable { get; init; }
     [Id(3)] public IReadOnlyList<Taint>? Taints { get; init; }
 }
@@ -57,8 +57,8 @@ public sealed record NodeStatus
 {
     [Id(0)] public IReadOnlyDictionary<string, Quantity>? Capacity { get; init; }
     [Id(1)] public IReadOnlyDictionary<string, Quantity>? Allocatable { get; init; }
-    [Id(2), PatchStrategy("merge", MergeKey = "type")] public IReadOnlyList<Condition>? Conditions { get; init; }
-    [Id(3), PatchStrategy("merge", MergeKey = "type")] public IReadOnlyList<NodeAddress>? Addresses { get; init; }
+    [Id(2), MergeByKey("type")] public IReadOnlyList<Condition>? Conditions { get; init; }
+    [Id(3), MergeByKey("type")] public IReadOnlyList<NodeAddress>? Addresses { get; init; }
     [Id(4)] public NodeSystemInfo? NodeInfo { get; init; }
 }
 

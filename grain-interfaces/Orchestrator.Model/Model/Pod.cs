@@ -29,13 +29,13 @@ public sealed record Pod : IResource<Pod>
 [GenerateSerializer, Immutable, Alias("orch.PodSpec")]
 public sealed record PodSpec
 {
-    [Id(0), PatchStrategy("merge", MergeKey = "name")] public IReadOnlyList<Container> Containers { get; init; } = [];
+    [Id(0), MergeByKey("name")] public IReadOnlyList<Container> Containers { get; init; } = [];
     [Id(1)] public string? RestartPolicy { get; init; }
     [Id(2)] public long? TerminationGracePeriodSeconds { get; init; }
     [Id(3)] public IReadOnlyDictionary<string, string>? NodeSelector { get; init; }
     [Id(4)] public string? NodeName { get; init; }
     [Id(5)] public IReadOnlyList<Toleration>? Tolerations { get; init; }
-    [Id(6), PatchStrategy("merge,retainKeys", MergeKey = "name")] public IReadOnlyList<Volume>? Volumes { get; init; }
+    [Id(6), MergeByKey("name"), RetainKeys] public IReadOnlyList<Volume>? Volumes { get; init; }
     /// <summary>The node's network namespace instead of the pod's own.</summary>
     [Id(7)] public bool? HostNetwork { get; init; }
     [Id(8)] public bool? HostPID { get; init; }
@@ -45,8 +45,9 @@ public sealed record PodSpec
     /// <summary>The ServiceAccount the pod runs as; "default" when not given.</summary>
     [Id(11)] public string? ServiceAccountName { get; init; }
 
-    /// <summary>JSON <c>serviceAccount</c>: Kubernetes' deprecated alias of serviceAccountName,
-    /// read when the latter is empty and always written equal to it.</summary>
+    /// <summary>Deprecated alias of serviceAccountName: read when that is empty, and always written
+    /// equal to it.</summary>
+    /// <remarks>JSON <c>serviceAccount</c>, as Kubernetes names it.</remarks>
     [Id(12), JsonPropertyName("serviceAccount")] public string? DeprecatedServiceAccount { get; init; }
 
     /// <summary>False keeps the ServiceAccount token out of the containers; null leaves it to the
@@ -63,13 +64,13 @@ public sealed record Container
     [Id(3)] public IReadOnlyList<string>? Command { get; init; }
     [Id(4)] public IReadOnlyList<string>? Args { get; init; }
     [Id(5)] public string? WorkingDir { get; init; }
-    [Id(6), PatchStrategy("merge", MergeKey = "name")] public IReadOnlyList<EnvVar>? Env { get; init; }
-    [Id(7), PatchStrategy("merge", MergeKey = "containerPort")] public IReadOnlyList<ContainerPort>? Ports { get; init; }
+    [Id(6), MergeByKey("name")] public IReadOnlyList<EnvVar>? Env { get; init; }
+    [Id(7), MergeByKey("containerPort", MapKeys = ["containerPort", "protocol"])] public IReadOnlyList<ContainerPort>? Ports { get; init; }
     [Id(8)] public ResourceRequirements? Resources { get; init; }
     [Id(9)] public Probe? LivenessProbe { get; init; }
     [Id(10)] public Probe? ReadinessProbe { get; init; }
     [Id(11)] public Probe? StartupProbe { get; init; }
-    [Id(12), PatchStrategy("merge", MergeKey = "mountPath")] public IReadOnlyList<VolumeMount>? VolumeMounts { get; init; }
+    [Id(12), MergeByKey("mountPath")] public IReadOnlyList<VolumeMount>? VolumeMounts { get; init; }
     [Id(13)] public SecurityContext? SecurityContext { get; init; }
 }
 
@@ -84,7 +85,8 @@ public sealed record EnvVar
 public sealed record ContainerPort
 {
     [Id(0)] public string? Name { get; init; }
-    /// <summary>JSON <c>containerPort</c>; C# forbids a member named like its type.</summary>
+    /// <summary>The port number the container listens on, on the pod's IP address.</summary>
+    /// <remarks>JSON <c>containerPort</c>; C# forbids a member named like its type.</remarks>
     [Id(1), JsonPropertyName("containerPort")] public int Port { get; init; }
     [Id(2)] public string? Protocol { get; init; }
     [Id(3)] public int? HostPort { get; init; }
@@ -209,12 +211,12 @@ public sealed record Toleration
 public sealed record PodStatus
 {
     [Id(0)] public string? Phase { get; init; }
-    [Id(1), PatchStrategy("merge", MergeKey = "type")] public IReadOnlyList<Condition>? Conditions { get; init; }
+    [Id(1), MergeByKey("type")] public IReadOnlyList<Condition>? Conditions { get; init; }
     [Id(2)] public string? Message { get; init; }
     [Id(3)] public string? Reason { get; init; }
     [Id(4)] public string? HostIP { get; init; }
     [Id(5)] public string? PodIP { get; init; }
-    [Id(6), PatchStrategy("merge", MergeKey = "ip")] public IReadOnlyList<PodIP>? PodIPs { get; init; }
+    [Id(6), MergeByKey("ip")] public IReadOnlyList<PodIP>? PodIPs { get; init; }
     [Id(7)] public DateTimeOffset? StartTime { get; init; }
     [Id(8)] public IReadOnlyList<ContainerStatus>? ContainerStatuses { get; init; }
     [Id(9)] public string? QosClass { get; init; }

@@ -32,7 +32,7 @@ public sealed record ServiceSpec
     /// <summary>ClusterIP (the default) or NodePort.</summary>
     [Id(0)] public string? Type { get; init; }
     [Id(1)] public IReadOnlyDictionary<string, string>? Selector { get; init; }
-    [Id(2), PatchStrategy("merge", MergeKey = "port")] public IReadOnlyList<ServicePort>? Ports { get; init; }
+    [Id(2), MergeByKey("port", MapKeys = ["port", "protocol"])] public IReadOnlyList<ServicePort>? Ports { get; init; }
     /// <summary>Allocated from the service CIDR when empty; "None" makes a headless service.</summary>
     [Id(3)] public string? ClusterIP { get; init; }
     [Id(4)] public IReadOnlyList<string>? ClusterIPs { get; init; }
@@ -67,7 +67,7 @@ public sealed record ClientIPConfig
 public sealed record ServiceStatus
 {
     [Id(0)] public LoadBalancerStatus? LoadBalancer { get; init; }
-    [Id(1), PatchStrategy("merge", MergeKey = "type")] public IReadOnlyList<Condition>? Conditions { get; init; }
+    [Id(1), MergeByKey("type")] public IReadOnlyList<Condition>? Conditions { get; init; }
 }
 
 [GenerateSerializer, Immutable, Alias("orch.LoadBalancerStatus")]

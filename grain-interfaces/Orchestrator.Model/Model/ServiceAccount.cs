@@ -21,7 +21,7 @@ public sealed record ServiceAccount : IResource<ServiceAccount>
 
     /// <summary>Secrets pods of this account may use (kept for clients; tokens are no longer
     /// stored as secrets since Kubernetes 1.24, and this control plane never creates them).</summary>
-    [Id(3), PatchStrategy("merge", MergeKey = "name")] public IReadOnlyList<ObjectReference>? Secrets { get; init; }
+    [Id(3), MergeByKey("name")] public IReadOnlyList<ObjectReference>? Secrets { get; init; }
 
     [Id(4)] public IReadOnlyList<LocalObjectReference>? ImagePullSecrets { get; init; }
 

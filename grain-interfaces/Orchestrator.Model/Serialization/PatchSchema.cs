@@ -8,7 +8,7 @@ namespace Orchestrator.Serialization;
 /// <summary>
 /// What a strategic merge patch needs to know about the fields of one model type: each field's
 /// JSON name, whether it is a list, the type of its value (or of its elements) and its
-/// <see cref="PatchStrategyAttribute"/>. Read by reflection once per type and cached, as
+/// <see cref="MergeByKeyAttribute"/>, <see cref="MergeAsSetAttribute"/> and <see cref="RetainKeysAttribute"/>. Read by reflection once per type and cached, as
 /// Kubernetes' <c>PatchMetaFromStruct</c> reads struct tags.
 /// </summary>
 public sealed class PatchSchema
@@ -50,7 +50,7 @@ public sealed class PatchSchema
                 name,
                 element is not null,
                 element ?? valueType,
-                property.GetCustomAttribute<PatchStrategyAttribute>());
+                PatchStrategy.Of(property));
         }
         return new PatchSchema(fields);
     }
@@ -83,10 +83,30 @@ public sealed class PatchSchema
 /// <param name="IsList">Whether the value is a JSON array.</param>
 /// <param name="ValueType">The type of the value, or of each element of a list.</param>
 /// <param name="Strategy">The declared patch strategy; null means merge-patch behaviour.</param>
-public sealed record PatchField(string Name, bool IsList, Type ValueType, PatchStrategyAttribute? Strategy)
+public sealed record PatchField(string Name, bool IsList, Type ValueType, PatchStrategy? Strategy)
 {
     /// <summary>A list that merges rather than being replaced.</summary>
     public bool MergesList => IsList && Strategy is { Merges: true };
 
     public PatchSchema Schema => PatchSchema.Of(ValueType);
+}
+
+/// <summary>How a strategic merge patch treats a field, from the attributes the model declares
+/// on it (the same ones the OpenAPI documents publish as x-kubernetes-patch-strategy and
+/// -merge-key): lists merge by a key (<see cref="MergeByKeyAttribute"/>) or as a set of scalars
+/// (<see cref="MergeAsSetAttribute"/>), and an object may have its unnamed keys cleared
+/// (<see cref="RetainKeysAttribute"/>).</summary>
+/// <param name="Merges">The list merges instead of being replaced.</param>
+/// <param name="RetainsKeys">A patch's $retainKeys applies.</param>
+/// <param name="MergeKey">The JSON name of the field identifying each element; null for scalars.</param>
+public sealed record PatchStrategy(bool Merges, bool RetainsKeys, string? MergeKey)
+{
+    /// <summary>The strategy declared on <paramref name="property"/>, or null (merge-patch behaviour).</summary>
+    public static PatchStrategy? Of(PropertyInfo property)
+    {
+        var key = property.GetCustomAttribute<MergeByKeyAttribute>();
+        var merges = key is not null || property.IsDefined(typeof(MergeAsSetAttribute));
+        var retains = property.IsDefined(typeof(RetainKeysAttribute));
+        return merges || retains ? new PatchStrategy(merges, retains, key?.Key) : null;
+    }
 }

@@ -14,7 +14,7 @@ public enum PatchType
     Json,
 
     /// <summary>Kubernetes' strategic merge patch, application/strategic-merge-patch+json:
-    /// lists merge by the keys the model declares (<see cref="PatchStrategyAttribute"/>).</summary>
+    /// lists merge by the keys the model declares (<see cref="MergeByKeyAttribute"/>).</summary>
     StrategicMerge,
 }
 

@@ -6,7 +6,7 @@ namespace Orchestrator.Serialization;
 /// <summary>
 /// Kubernetes' strategic merge patch (application/strategic-merge-patch+json), what kubectl
 /// sends for apply, label, annotate, patch, scale, set image and rollout. As a JSON merge patch,
-/// except where the model declares a <see cref="PatchStrategyAttribute"/>: such lists merge
+/// except where the model declares a <see cref="MergeByKeyAttribute"/>: such lists merge
 /// (objects by their merge key, scalars as a set) instead of being replaced. The directives of
 /// Kubernetes' <c>strategicpatch</c> package are honoured: <c>$patch</c> (merge, replace,
 /// delete) in a map or a list element, <c>$retainKeys</c>, <c>$setElementOrder/&lt;list&gt;</c>

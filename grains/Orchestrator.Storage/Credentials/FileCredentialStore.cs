@@ -5,8 +5,8 @@ namespace Orchestrator.Grains.Storage.Credentials;
 /// <summary>
 /// The embedded profile keeps the cluster's credentials in its data directory, as k3s keeps
 /// server/tls: <c>credentials/ca.crt</c> (readable by anyone: it is what clients trust),
-/// <c>ca.key</c>, <c>service-account.key</c> and <c>admin.token</c> (owner only, 0600, in a 0700
-/// directory).
+/// <c>ca.key</c>, <c>service-account.key</c>, <c>node-bootstrap.secret</c> and <c>admin.token</c>
+/// (owner only, 0600, in a 0700 directory).
 /// </summary>
 public sealed class FileCredentialStore(string dataDirectory) : ICredentialStore
 {
@@ -24,11 +24,22 @@ public sealed class FileCredentialStore(string dataDirectory) : ICredentialStore
         {
             return null;
         }
+        var nodeSecret = Path.Combine(Directory, NodeBootstrapSecretFile);
         return new StoredCredentials(
             await File.ReadAllTextAsync(CaCertificatePath, cancellationToken),
             await File.ReadAllTextAsync(Path.Combine(Directory, "ca.key"), cancellationToken),
             await File.ReadAllTextAsync(Path.Combine(Directory, "service-account.key"), cancellationToken),
-            (await File.ReadAllTextAsync(token, cancellationToken)).Trim());
+            (await File.ReadAllTextAsync(token, cancellationToken)).Trim(),
+            File.Exists(nodeSecret) ? (await File.ReadAllTextAsync(nodeSecret, cancellationToken)).Trim() : null);
+    }
+
+    private const string NodeBootstrapSecretFile = "node-bootstrap.secret";
+
+    public async Task<StoredCredentials> AddNodeBootstrapSecretAsync(string secret, CancellationToken cancellationToken)
+    {
+        // One silo per data directory: no concurrent writer to lose a race to.
+        await WriteAsync(NodeBootstrapSecretFile, secret + "\n", OwnerOnly, cancellationToken);
+        return await LoadAsync(cancellationToken) ?? throw new InvalidOperationException($"the cluster's credentials in {Directory} vanished");
     }
 
     public async Task<StoredCredentials> AddAsync(StoredCredentials credentials, CancellationToken cancellationToken)
@@ -43,6 +54,10 @@ public sealed class FileCredentialStore(string dataDirectory) : ICredentialStore
         }
         await WriteAsync("ca.key", credentials.CaKeyPem, OwnerOnly, cancellationToken);
         await WriteAsync("service-account.key", credentials.ServiceAccountKeyPem, OwnerOnly, cancellationToken);
+        if (credentials.NodeBootstrapSecret is { } nodeSecret)
+        {
+            await WriteAsync(NodeBootstrapSecretFile, nodeSecret + "\n", OwnerOnly, cancellationToken);
+        }
         await WriteAsync("ca.crt", credentials.CaCertificatePem, OwnerOnly | UnixFileMode.GroupRead | UnixFileMode.OtherRead, cancellationToken);
         await WriteAsync("admin.token", credentials.AdminToken + "\n", OwnerOnly, cancellationToken);
         return credentials;

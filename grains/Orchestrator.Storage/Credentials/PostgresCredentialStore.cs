@@ -36,6 +36,22 @@ public sealed class PostgresCredentialStore(string connectionString) : ICredenti
         return await ReadAsync(connection, cancellationToken) ?? throw new InvalidOperationException("the cluster's credentials vanished right after they were stored");
     }
 
+    public async Task<StoredCredentials> AddNodeBootstrapSecretAsync(string secret, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        // Only where none is set, in one statement: of silos upgrading at once, the first wins.
+        const string Update = """
+            UPDATE cluster_credentials SET value = jsonb_set(value, '{NodeBootstrapSecret}', to_jsonb(@secret::text))
+            WHERE name = 'cluster' AND value->>'NodeBootstrapSecret' IS NULL
+            """;
+        await using (var update = new NpgsqlCommand(Update, connection))
+        {
+            update.Parameters.AddWithValue("secret", secret);
+            await update.ExecuteNonQueryAsync(cancellationToken);
+        }
+        return await ReadAsync(connection, cancellationToken) ?? throw new InvalidOperationException("the cluster's credentials are not stored");
+    }
+
     private async Task<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken)
     {
         var connection = new NpgsqlConnection(connectionString);

@@ -69,6 +69,7 @@ public sealed class FrozenContractTests(ControlPlaneFixture cp)
             "orchestrator",
             step,
             name,
+            cp.KubeconfigPath,
         ], log);
         using var deadline = new CancellationTokenSource(RunTimeout);
         try

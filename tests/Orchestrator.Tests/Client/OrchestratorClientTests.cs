@@ -34,6 +34,7 @@ public sealed class OrchestratorClientTests(ControlPlaneFixture cp) : IAsyncLife
             ["Orchestrator:GatewayPort"] = cp.GatewayPort.ToString(CultureInfo.InvariantCulture),
             ["Orchestrator:ClusterId"] = cp.ClusterId,
             ["Orchestrator:ConnectTimeout"] = "00:00:20",
+            ["Orchestrator:Kubeconfig"] = cp.KubeconfigPath,
         });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddOrchestratorClient(builder.Configuration);

@@ -68,11 +68,14 @@ public sealed class ClientConnectTests(ClusterStoresFixture stores)
         Assert.Contains("Could not reach the control plane within 2 s", error.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>An agent first joins through the API (Agent:Server); with no silo there it gives up
+    /// after the same connect timeout, saying which setting names the API.</summary>
     [Fact]
     public async Task ANodeAgentProcessStartedBeforeAnySiloExitsWithTheError()
     {
         using var directory = new TempDirectory("orch-agent");
         var log = Path.Combine(directory.Path, "agent.log");
+        var api = $"https://127.0.0.1:{Ports.Free()}";
         await using var agent = ChildProcess.Start("dotnet",
             [
                 SiloProcess.AssemblyPath("node-agent", "Orchestrator.NodeAgent"),
@@ -80,8 +83,10 @@ public sealed class ClientConnectTests(ClusterStoresFixture stores)
                 $"--Orchestrator:ClusterId=nosilo-{Guid.NewGuid():N}",
                 $"--Orchestrator:Redis={stores.Redis.ConnectionString}",
                 "--Orchestrator:ConnectTimeout=00:00:02",
+                $"--Agent:Server={api}",
+                "--Agent:Token=K10" + new string('0', 64) + "::node:secret",
+                $"--Agent:DataDirectory={directory.Path}",
                 "--Agent:Runtime=fake",
-                "--Agent:HollowNodes=2",
                 "--Agent:NodeName=early",
             ],
             log);
@@ -89,7 +94,7 @@ public sealed class ClientConnectTests(ClusterStoresFixture stores)
         await agent.WaitForExitAsync().WaitAsync(GiveUpDeadline);
 
         Assert.NotEqual(0, agent.ExitCode);
-        Assert.Contains("Could not reach the control plane within 2 s", agent.Tail(200), StringComparison.Ordinal);
+        Assert.Contains($"no API server answered within 2 s at {api}/ (Agent:Server)", agent.Tail(200), StringComparison.Ordinal);
     }
 
     private static async Task<ControlPlaneUnreachableException> StartClientAsync(Dictionary<string, string?> settings)
@@ -97,7 +102,8 @@ public sealed class ClientConnectTests(ClusterStoresFixture stores)
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Configuration.AddInMemoryCollection(settings);
         builder.Logging.SetMinimumLevel(LogLevel.Critical);
-        builder.AddOrchestratorClient();
+        // Credentials of their own: they are never used, since nothing answers.
+        builder.AddOrchestratorClient(ForeignCredentials.Create());
         using var host = builder.Build();
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var error = await Assert.ThrowsAsync<ControlPlaneUnreachableException>(() => host.StartAsync().WaitAsync(GiveUpDeadline));

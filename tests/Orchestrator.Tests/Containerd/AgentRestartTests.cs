@@ -18,7 +18,7 @@ public sealed class AgentRestartTests(ContainerdFixture fixture) : ContainerdTes
         var options = Fixture.NodeOptions("b");
         var ctr = Fixture.Containerd;
         var image = await ctr.ImportTestImageAsync(options.ContainerdNamespace);
-        var agent = AgentProcess.Start(options, Fixture.ControlPlane.GatewayPort, Fixture.ControlPlane.ClusterId);
+        var agent = AgentProcess.Start(options, Fixture.ControlPlane.GatewayPort, Fixture.ControlPlane.ClusterId, Fixture.ControlPlane.Join);
         try
         {
             await Fixture.WaitNodeReadyAsync(options.NodeName, TimeSpan.FromSeconds(60));
@@ -41,7 +41,7 @@ public sealed class AgentRestartTests(ContainerdFixture fixture) : ContainerdTes
             // The killed agent's containers kept running.
             Assert.Equal(3, (await ContainersAsync(options.ContainerdNamespace)).Count);
 
-            agent = AgentProcess.Start(options, Fixture.ControlPlane.GatewayPort, Fixture.ControlPlane.ClusterId);
+            agent = AgentProcess.Start(options, Fixture.ControlPlane.GatewayPort, Fixture.ControlPlane.ClusterId, Fixture.ControlPlane.Join);
             await WaitPodGoneAsync(ns, "gone", 60);
             await Eventually.True(async () => (await ContainersAsync(options.ContainerdNamespace)).SequenceEqual([keepId]),
                 "only keep's container left", TimeSpan.FromSeconds(30));

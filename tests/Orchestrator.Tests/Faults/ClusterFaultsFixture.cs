@@ -55,6 +55,7 @@ public sealed class ClusterFaultsFixture : IAsyncLifetime
             Grains = client,
             GatewayPort = silos[0].GatewayPort,
             ClusterId = ControlPlane.Name,
+            Join = new AgentJoin(string.Join(",", silos.Select(s => $"https://127.0.0.1:{s.HttpPort}")), silos[0].NodeTokenPath),
             WorkDirectory = _directory.Path,
             RelayPorts = [Redis.Port, .. silos.Select(s => s.GatewayPort)],
             AgentArguments =

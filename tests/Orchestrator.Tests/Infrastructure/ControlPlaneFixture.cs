@@ -61,6 +61,12 @@ public sealed class ControlPlaneFixture : IAsyncLifetime
     /// <summary>The admin kubeconfig the silo wrote (what kubectl and the tests' clients use).</summary>
     public string KubeconfigPath => Path.Combine(_data.Path, "admin.kubeconfig");
 
+    /// <summary>The node bootstrap token the silo wrote: how out-of-process agents join.</summary>
+    public string NodeTokenPath => Path.Combine(_data.Path, "node-token");
+
+    /// <summary>What an out-of-process node agent needs to join this control plane.</summary>
+    public AgentJoin Join => new(ApiAddress, NodeTokenPath);
+
     /// <summary>Settings that make controllers quick to retry in tests.</summary>
     public static IEnumerable<string> FastSettings =>
     [

@@ -5,6 +5,7 @@ using Orchestrator.GrainInterfaces;
 using Orchestrator.Model;
 using Orchestrator.NodeAgent;
 using Orchestrator.Tests.Containerd;
+using Orchestrator.Tests.Infrastructure.Processes;
 
 namespace Orchestrator.Tests.MultiNode;
 
@@ -23,6 +24,10 @@ public sealed record MultiNodeSettings
     public required int GatewayPort { get; init; }
 
     public required string ClusterId { get; init; }
+
+    /// <summary>How the agents join: the API URL(s) on this process's loopback (each one's port is
+    /// relayed into every node, like the gateway's) and the node bootstrap token file.</summary>
+    public required AgentJoin Join { get; init; }
 
     /// <summary>Where agents keep their data and pod namespaces; the caller deletes it.</summary>
     public required string WorkDirectory { get; init; }
@@ -174,7 +179,8 @@ public sealed class MultiNodeCluster : IAsyncDisposable
             {
                 await Containerd.CtrAsync(node.Options.ContainerdNamespace, "images", "import", image);
             }
-            foreach (var port in _settings.RelayPorts ?? [_settings.GatewayPort])
+            var apiPorts = _settings.Join.Server.Split(',').Select(s => new Uri(s.Trim()).Port);
+            foreach (var port in (_settings.RelayPorts ?? [_settings.GatewayPort]).Concat(apiPorts).Distinct())
             {
                 node.Links.Add(ControlPlaneLink.Open(node.NetnsPath, port, port));
             }
@@ -254,7 +260,7 @@ public sealed class MultiNodeCluster : IAsyncDisposable
     /// <summary>Starts the node's agent (again, after a kill).</summary>
     public void StartAgent(ClusterNode node)
     {
-        node.Agent = AgentProcess.Start(node.Options, _settings.GatewayPort, _settings.ClusterId, node.NetnsPath, _settings.AgentArguments);
+        node.Agent = AgentProcess.Start(node.Options, _settings.GatewayPort, _settings.ClusterId, _settings.Join, node.NetnsPath, _settings.AgentArguments);
     }
 
     /// <summary>kill -9 of the node's agent; its containers and rules stay.</summary>

@@ -41,6 +41,7 @@ public sealed class MultiNodeFixture : IAsyncLifetime
             Grains = _controlPlane.Grains,
             GatewayPort = _controlPlane.GatewayPort,
             ClusterId = _controlPlane.ClusterId,
+            Join = _controlPlane.Join,
             WorkDirectory = _directory.Path,
         });
     }

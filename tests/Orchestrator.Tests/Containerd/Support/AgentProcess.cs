@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using Orchestrator.NodeAgent;
 using Orchestrator.Tests.Infrastructure.Logging;
+using Orchestrator.Tests.Infrastructure.Processes;
 
 namespace Orchestrator.Tests.Containerd;
 
@@ -52,8 +53,9 @@ public sealed class AgentProcess : IAsyncDisposable
     /// inside that network namespace, through <c>nsenter --net</c>, which enters it and then
     /// executes dotnet in its place (so <see cref="Pid"/> is the agent's). Unlike
     /// <c>ip netns exec</c>, nsenter keeps the mount namespace, so the pod namespaces the agent
-    /// mounts are visible to containerd.</summary>
-    public static AgentProcess Start(NodeAgentOptions o, int gatewayPort, string clusterId, string? netns = null, IEnumerable<string>? extraArgs = null)
+    /// mounts are visible to containerd. It joins with the node bootstrap token of <paramref name="join"/>
+    /// (or reuses the credentials an earlier run stored in its data directory), as a real agent does.</summary>
+    public static AgentProcess Start(NodeAgentOptions o, int gatewayPort, string clusterId, AgentJoin join, string? netns = null, IEnumerable<string>? extraArgs = null)
     {
         var info = new ProcessStartInfo(netns is null ? "dotnet" : "nsenter")
         {
@@ -72,6 +74,7 @@ public sealed class AgentProcess : IAsyncDisposable
             $"--Orchestrator:GatewayPort={gatewayPort}",
             $"--Orchestrator:ClusterId={clusterId}",
             "--Orchestrator:ConnectTimeout=00:00:30",
+            .. join.Arguments,
             $"--Agent:NodeName={o.NodeName}",
             $"--Agent:Runtime={o.Runtime}",
             $"--Agent:ContainerdAddress={o.ContainerdAddress}",

@@ -90,3 +90,10 @@ public sealed partial record Kubeconfig(string Server, string CaPem, string Toke
         }
     }
 }
+
+/// <summary>How a node agent process joins a control plane: the API it asks for its credentials
+/// (Agent:Server) and the node bootstrap token file a silo wrote (Agent:TokenFile).</summary>
+public sealed record AgentJoin(string Server, string TokenFile)
+{
+    public IEnumerable<string> Arguments => [$"--Agent:Server={Server}", $"--Agent:TokenFile={TokenFile}"];
+}

@@ -129,7 +129,7 @@ public sealed class LocalCluster : IAsyncDisposable
     }
 
     /// <summary>An Orleans client of this cluster (cluster profile: gateways from Redis),
-    /// connected on first use.</summary>
+    /// connected on first use, as the admin of the first silo's kubeconfig.</summary>
     public async Task<IClusterClient> ClientAsync()
     {
         if (_clientHost is null)
@@ -143,6 +143,7 @@ public sealed class LocalCluster : IAsyncDisposable
                 ["Orchestrator:Redis"] = _redis.ConnectionString,
                 ["Orchestrator:GatewayListRefreshPeriod"] = "00:00:01",
                 ["Orchestrator:ConnectTimeout"] = "00:00:30",
+                ["Orchestrator:Kubeconfig"] = Silos[0].KubeconfigPath,
             });
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
             builder.AddOrchestratorClient();

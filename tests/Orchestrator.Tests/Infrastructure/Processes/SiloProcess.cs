@@ -10,8 +10,9 @@ namespace Orchestrator.Tests.Infrastructure.Processes;
 /// </summary>
 public sealed class SiloProcess : IAsyncDisposable
 {
-    private SiloProcess(ChildProcess process, int httpPort, int siloPort, int gatewayPort, string kubeconfigPath)
+    private SiloProcess(ChildProcess process, int httpPort, int siloPort, int gatewayPort, string kubeconfigPath, string nodeTokenPath)
     {
+        NodeTokenPath = nodeTokenPath;
         KubeconfigPath = kubeconfigPath;
         Process = process;
         HttpPort = httpPort;
@@ -31,6 +32,9 @@ public sealed class SiloProcess : IAsyncDisposable
     /// <summary>The admin kubeconfig this silo writes when its API starts (every silo of a
     /// cluster has the same CA and admin token: they are stored in PostgreSQL).</summary>
     public string KubeconfigPath { get; }
+
+    /// <summary>The node bootstrap token this silo writes at start (every silo of a cluster the same).</summary>
+    public string NodeTokenPath { get; }
 
     /// <summary>A client of this silo's HTTP API, as the admin.</summary>
     public HttpClient Http { get; }
@@ -69,11 +73,13 @@ public sealed class SiloProcess : IAsyncDisposable
     {
         var (http, silo, gateway) = ports ?? (Ports.Free(), Ports.Free(), Ports.Free());
         var kubeconfig = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(logPath))!, $"kubeconfig-{http}");
+        var nodeToken = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(logPath))!, $"node-token-{http}");
         string[] args =
         [
             AssemblyPath("silos", "Orchestrator.Silo"),
             $"--urls=https://127.0.0.1:{http}",
             $"--Orchestrator:Security:Kubeconfig={kubeconfig}",
+            $"--Orchestrator:Security:NodeTokenFile={nodeToken}",
             "--Orchestrator:Profile=cluster",
             "--Orchestrator:AdvertisedIP=127.0.0.1",
             $"--Orchestrator:SiloPort={silo}",
@@ -81,7 +87,7 @@ public sealed class SiloProcess : IAsyncDisposable
             .. settings,
         ];
         var process = ChildProcess.Start("dotnet", args, logPath);
-        return new SiloProcess(process, http, silo, gateway, kubeconfig);
+        return new SiloProcess(process, http, silo, gateway, kubeconfig, nodeToken);
     }
 
     /// <summary>Waits until the silo serves the API (its control plane bootstrap has run).</summary>

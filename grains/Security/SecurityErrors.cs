@@ -1,7 +1,6 @@
-using Orchestrator.Grains.Security;
 using Orchestrator.Model;
 
-namespace Orchestrator.Silo.Security;
+namespace Orchestrator.Grains.Security;
 
 /// <summary>The 401 and 403 answers, worded as Kubernetes words them.</summary>
 public static class SecurityErrors
