@@ -38,6 +38,16 @@ public sealed class NamespaceGrain(
         return new DeleteResult<Namespace>(marked, Finished: false);
     }
 
+    /// <summary>A namespace never goes at once: it would be Terminating while its contents go.</summary>
+    protected override DeleteResult<Namespace> DryRunDelete(Namespace current, DeleteOptions options)
+    {
+        if (Protected.Contains(KeyParts.Name))
+        {
+            throw ApiErrors.Forbidden(Namespace.Type, KeyParts.Name, "this namespace may not be deleted");
+        }
+        return new DeleteResult<Namespace>(MarkedDeleting(current, gracePeriodSeconds: null) with { Status = new NamespaceStatus { Phase = "Terminating" } }, Finished: false);
+    }
+
     protected override async Task<ReconcileResult> ReconcileAsync(Namespace ns)
     {
         if (!ns.Metadata.IsDeleting)

@@ -275,6 +275,16 @@ public sealed class PodGrain(
         return new DeleteResult<Pod>(await MarkDeletingAsync(current, addFinalizer: null, grace), Finished: false);
     }
 
+    /// <summary>As <see cref="DeleteCoreAsync"/> decides, without the node lookup's side: a bound
+    /// pod with a grace period would be marked for deletion, any other removed.</summary>
+    protected override DeleteResult<Pod> DryRunDelete(Pod current, DeleteOptions options)
+    {
+        var grace = options.GracePeriodSeconds ?? current.Spec.TerminationGracePeriodSeconds ?? Defaults.TerminationGracePeriodSeconds;
+        return current.Metadata.Finalizers is { Count: > 0 } || (current.IsScheduled() && grace > 0)
+            ? new DeleteResult<Pod>(MarkedDeleting(current, current.Metadata.IsDeleting ? null : grace), Finished: false)
+            : new DeleteResult<Pod>(current, Finished: true);
+    }
+
     private PodStatus WithCondition(PodStatus? status, string type, string value, string? reason, string? message)
     {
         status ??= new PodStatus { Phase = PodPhase.Pending };

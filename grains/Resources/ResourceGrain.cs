@@ -66,13 +66,15 @@ public abstract class ResourceGrain<T> : Grain, IResourceGrain<T> where T : clas
         return Current;
     }
 
-    public async Task<T> PatchAsync(PatchType type, byte[] patch, bool status)
+    public Task<T> PatchAsync(PatchType type, byte[] patch, bool status) => PatchAsync(type, patch, status, WriteOptions.Default);
+
+    public async Task<T> PatchAsync(PatchType type, byte[] patch, bool status, WriteOptions options)
     {
         await ReloadIfStaleAsync();
         var current = Current ?? throw ApiErrors.NotFound(T.Type, KeyParts.Name);
         // Applied here, to the latest object, one call at a time: concurrent patches never
         // conflict unless one names a resourceVersion (Kubernetes' GuaranteedUpdate).
-        var patched = Patches.Apply(ResourceJson.ToNode(current)!, patch, type);
+        var patched = Patches.Apply(ResourceJson.ToNode(current)!, patch, type, typeof(T));
         var obj = Decode(patched);
         if (obj.Metadata.Name is { Length: > 0 } name && name != KeyParts.Name)
         {
@@ -82,7 +84,7 @@ public abstract class ResourceGrain<T> : Grain, IResourceGrain<T> where T : clas
         {
             throw ApiErrors.BadRequest($"the namespace of the provided object ({ns}) does not match the namespace sent on the request ({KeyParts.Namespace})");
         }
-        return status ? await UpdateStatusAsync(obj) : await UpdateAsync(obj);
+        return status ? await UpdateStatusAsync(obj, options) : await UpdateAsync(obj, options);
     }
 
     private static T Decode(System.Text.Json.Nodes.JsonNode node)
@@ -101,7 +103,9 @@ public abstract class ResourceGrain<T> : Grain, IResourceGrain<T> where T : clas
         return ResourceJson.Decode<T>(node);
     }
 
-    public async Task<T> CreateAsync(T obj)
+    public Task<T> CreateAsync(T obj) => CreateAsync(obj, WriteOptions.Default);
+
+    public async Task<T> CreateAsync(T obj, WriteOptions options)
     {
         await ReloadIfStaleAsync();
         if (Current is not null)
@@ -136,6 +140,13 @@ public abstract class ResourceGrain<T> : Grain, IResourceGrain<T> where T : clas
             await OnCreateRejectedAsync(candidate);
             throw ApiErrors.Invalid(T.Type, name, errors);
         }
+        if (options.DryRun)
+        {
+            // Kubernetes' dry-run create answers the object without a resourceVersion (none was
+            // assigned); what admission reserved for it (a ClusterIP) is released again.
+            await OnCreateRejectedAsync(candidate);
+            return candidate;
+        }
         T stored;
         try
         {
@@ -150,7 +161,9 @@ public abstract class ResourceGrain<T> : Grain, IResourceGrain<T> where T : clas
         return stored;
     }
 
-    public async Task<T> UpdateAsync(T obj)
+    public Task<T> UpdateAsync(T obj) => UpdateAsync(obj, WriteOptions.Default);
+
+    public async Task<T> UpdateAsync(T obj, WriteOptions options)
     {
         await ReloadIfStaleAsync();
         var current = Current ?? throw ApiErrors.NotFound(T.Type, KeyParts.Name);
@@ -187,6 +200,10 @@ public abstract class ResourceGrain<T> : Grain, IResourceGrain<T> where T : clas
         {
             return current;
         }
+        if (options.DryRun)
+        {
+            return candidate;
+        }
         if (candidate.Metadata.IsDeleting && candidate.Metadata.Finalizers is not { Count: > 0 })
         {
             // The last finalizer is gone: a deletion that was waiting for it completes now.
@@ -197,7 +214,9 @@ public abstract class ResourceGrain<T> : Grain, IResourceGrain<T> where T : clas
         return stored;
     }
 
-    public async Task<T> UpdateStatusAsync(T obj)
+    public Task<T> UpdateStatusAsync(T obj) => UpdateStatusAsync(obj, WriteOptions.Default);
+
+    public async Task<T> UpdateStatusAsync(T obj, WriteOptions options)
     {
         if (!T.Type.HasStatus)
         {
@@ -206,6 +225,10 @@ public abstract class ResourceGrain<T> : Grain, IResourceGrain<T> where T : clas
         await ReloadIfStaleAsync();
         var current = Current ?? throw ApiErrors.NotFound(T.Type, KeyParts.Name);
         CheckVersion(obj.Metadata.ResourceVersion, current);
+        if (options.DryRun)
+        {
+            return current.WithStatusOf(obj);
+        }
         return await WriteStatusAsync(current.WithStatusOf(obj)) ?? current;
     }
 
@@ -226,7 +249,31 @@ public abstract class ResourceGrain<T> : Grain, IResourceGrain<T> where T : clas
         {
             throw ApiErrors.BadRequest($"propagationPolicy \"{policy}\" is not supported: use Background, Foreground or Orphan");
         }
+        if (options.DryRun?.Contains(WriteOptions.All) == true)
+        {
+            return DryRunDelete(current, options with { PropagationPolicy = policy });
+        }
         return await DeleteCoreAsync(current, options with { PropagationPolicy = policy });
+    }
+
+    /// <summary>What <see cref="DeleteCoreAsync"/> would answer, with nothing stored or
+    /// collected (dryRun=All). The default: an object with finalizers would stay, marked for
+    /// deletion; any other would be gone. Kinds whose deletion differs override both.</summary>
+    protected virtual DeleteResult<T> DryRunDelete(T current, DeleteOptions options) =>
+        current.Metadata.Finalizers is { Count: > 0 }
+            ? new DeleteResult<T>(MarkedDeleting(current, gracePeriodSeconds: null), Finished: false)
+            : new DeleteResult<T>(current, Finished: true);
+
+    /// <summary><paramref name="current"/> as <see cref="MarkDeletingAsync"/> would store it,
+    /// without a finalizer added.</summary>
+    protected T MarkedDeleting(T current, long? gracePeriodSeconds)
+    {
+        var meta = current.Metadata;
+        return current.WithMetadata(meta with
+        {
+            DeletionTimestamp = meta.DeletionTimestamp ?? Now.AddSeconds(gracePeriodSeconds ?? 0),
+            DeletionGracePeriodSeconds = gracePeriodSeconds ?? meta.DeletionGracePeriodSeconds ?? 0,
+        });
     }
 
     // ------------------------------------------------------------------ hooks for kinds

@@ -111,7 +111,7 @@ public static class KindApi<T> where T : class, IResource<T>
 
     private static async Task<IResult> CreateAsync(HttpContext http, IGrainFactory grains, string? ns)
     {
-        CheckWriteOptions(http);
+        var writeOptions = WriteOptionsOf(http, "CreateOptions");
         var body = await RequestBody.ReadAsync(http.Request, http.RequestAborted);
         var format = RequestBody.FormatOf(http.Request, body);
         if (format is not (BodyFormat.Json or BodyFormat.Yaml))
@@ -130,7 +130,7 @@ public static class KindApi<T> where T : class, IResource<T>
         {
             var obj = objects[i];
             var doc = i;
-            created.Add(await WithDocumentIndexAsync(doc, objects.Count, () => Grain(grains, obj.Metadata.Namespace, obj.Metadata.Name!).CreateAsync(obj)));
+            created.Add(await WithDocumentIndexAsync(doc, objects.Count, () => Grain(grains, obj.Metadata.Namespace, obj.Metadata.Name!).CreateAsync(obj, writeOptions)));
             await AdmissionWarnings.AddAsync(http, created[^1]);
         }
         if (created.Count == 1)
@@ -148,7 +148,7 @@ public static class KindApi<T> where T : class, IResource<T>
 
     private static async Task<IResult> ReplaceAsync(HttpContext http, IGrainFactory grains, string? ns, string name, bool status)
     {
-        CheckWriteOptions(http);
+        var writeOptions = WriteOptionsOf(http, "UpdateOptions");
         var body = await RequestBody.ReadAsync(http.Request, http.RequestAborted);
         var format = RequestBody.FormatOf(http.Request, body);
         if (format is not (BodyFormat.Json or BodyFormat.Yaml))
@@ -164,19 +164,19 @@ public static class KindApi<T> where T : class, IResource<T>
         var grain = Grain(grains, ns, name);
         if (status)
         {
-            return JsonBody.Of(await grain.UpdateStatusAsync(obj));
+            return JsonBody.Of(await grain.UpdateStatusAsync(obj, writeOptions));
         }
-        var updated = await grain.UpdateAsync(obj);
+        var updated = await grain.UpdateAsync(obj, writeOptions);
         await AdmissionWarnings.AddAsync(http, updated);
         return JsonBody.Of(updated);
     }
 
     private static async Task<IResult> PatchAsync(HttpContext http, IGrainFactory grains, string? ns, string name, bool status)
     {
-        CheckWriteOptions(http);
+        var writeOptions = WriteOptionsOf(http, "PatchOptions");
         var body = await RequestBody.ReadAsync(http.Request, http.RequestAborted);
         var format = RequestBody.FormatOf(http.Request, body);
-        var patched = await Grain(grains, ns, name).PatchAsync(PatchTypeOf(http, format), body, status);
+        var patched = await Grain(grains, ns, name).PatchAsync(PatchTypeOf(http, format), body, status, writeOptions);
         if (!status)
         {
             await AdmissionWarnings.AddAsync(http, patched);
@@ -188,13 +188,42 @@ public static class KindApi<T> where T : class, IResource<T>
     {
         BodyFormat.MergePatch => PatchType.Merge,
         BodyFormat.JsonPatch => PatchType.Json,
-        BodyFormat.StrategicMergePatch => throw ApiErrors.UnsupportedMediaType("application/strategic-merge-patch+json; use application/merge-patch+json or application/json-patch+json (kubectl patch --type merge or --type json)"),
-        _ => throw ApiErrors.UnsupportedMediaType("a PATCH needs Content-Type application/merge-patch+json or application/json-patch+json"),
+        // Server-side apply is not served (yet): a 415 naming the type is what kubectl reads as
+        // "Server-side apply not available on the server".
+        BodyFormat.StrategicMergePatch when IsServerSideApply(http) => throw ApiErrors.UnsupportedMediaType("application/apply-patch+yaml"),
+        BodyFormat.StrategicMergePatch => PatchType.StrategicMerge,
+        _ => throw ApiErrors.UnsupportedMediaType(http.Request.ContentType ?? ""),
     };
+
+    private static bool IsServerSideApply(HttpContext http) =>
+        http.Request.ContentType?.Split(';')[0].Trim().Equals("application/apply-patch+yaml", StringComparison.OrdinalIgnoreCase) == true;
+
+    /// <summary>Kubernetes' dryRun query parameter: absent, or All (the only stage there is to
+    /// skip: storage). Any other value is refused as Kubernetes' option validation refuses it
+    /// (<paramref name="optionsKind"/> is CreateOptions, UpdateOptions, PatchOptions or DeleteOptions).</summary>
+    public static WriteOptions WriteOptionsOf(HttpContext http, string optionsKind)
+    {
+        CheckFieldValidation(http);
+        return CheckDryRun(http.Request.Query["dryRun"], optionsKind) ? WriteOptions.DryRunAll : WriteOptions.Default;
+    }
+
+    /// <summary>True for dryRun=All, false when there is none; 422 otherwise.</summary>
+    private static bool CheckDryRun(IReadOnlyCollection<string?> values, string optionsKind)
+    {
+        if (values.Count == 0)
+        {
+            return false;
+        }
+        if (values.All(v => v == WriteOptions.All))
+        {
+            return true;
+        }
+        var quoted = string.Join(", ", values.Select(v => $"\"{v}\""));
+        throw ApiErrors.Unprocessable($"{optionsKind}.meta.k8s.io \"\" is invalid: dryRun: Unsupported value: []string{{{quoted}}}: supported values: \"All\"");
+    }
 
     private static async Task<IResult> DeleteAsync(HttpContext http, IGrainFactory grains, string? ns, string name)
     {
-        CheckWriteOptions(http);
         var options = await DeleteOptionsFromAsync(http);
         var result = await Grain(grains, ns, name).DeleteAsync(options);
         return JsonBody.Of(result.Object, result.Finished ? StatusCodes.Status200OK : StatusCodes.Status202Accepted);
@@ -279,23 +308,23 @@ public static class KindApi<T> where T : class, IResource<T>
         {
             options = options with { PropagationPolicy = policy };
         }
-        if (options.DryRun is { Count: > 0 })
+        if (q.TryGetValue("dryRun", out var dryRun))
         {
-            throw ApiErrors.BadRequest("dryRun is not supported by this server");
+            options = options with { DryRun = dryRun.Select(v => v ?? "").ToList() };
+        }
+        if (options.DryRun is { Count: > 0 } values)
+        {
+            CheckDryRun(values, "DeleteOptions");
         }
         return options;
     }
 
-    /// <summary>Refuses what this server cannot do with a write (dryRun) and a fieldValidation it
-    /// does not know. Every known fieldValidation decodes strictly: an unknown field is an error
-    /// naming it whatever the client asked, never dropped (the OpenAPI documents say so, which is
-    /// how kubectl learns to leave validation to the server).</summary>
-    private static void CheckWriteOptions(HttpContext http)
+    /// <summary>Refuses a fieldValidation this server does not know. Every known one decodes
+    /// strictly: an unknown field is an error naming it whatever the client asked, never dropped
+    /// (the OpenAPI documents say so, which is how kubectl learns to leave validation to the
+    /// server).</summary>
+    private static void CheckFieldValidation(HttpContext http)
     {
-        if (http.Request.Query.ContainsKey("dryRun"))
-        {
-            throw ApiErrors.BadRequest("dryRun is not supported by this server");
-        }
         if (http.Request.Query["fieldValidation"].ToString() is not ("" or "Strict" or "Warn" or "Ignore") and var directive)
         {
             throw ApiErrors.BadRequest($"fieldValidation \"{directive}\" is not one of Ignore, Warn, Strict");

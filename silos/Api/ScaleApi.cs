@@ -17,13 +17,14 @@ public static class ScaleApi<T> where T : class, IResource<T>
         {
             var body = await RequestBody.ReadAsync(http.Request, http.RequestAborted);
             var scale = ResourceJson.Decode<Scale>(RequestBody.Parse(body, RequestBody.FormatOf(http.Request, body))[0]);
-            return await ApplyAsync(grains, @namespace, name, scale, replicas, statusReplicas, selector);
+            return await ApplyAsync(grains, @namespace, name, scale, replicas, statusReplicas, selector, KindApi<T>.WriteOptionsOf(http, "UpdateOptions"));
         });
         app.MapPatch(path, async (HttpContext http, IGrainFactory grains, string @namespace, string name) =>
         {
+            var writeOptions = KindApi<T>.WriteOptionsOf(http, "PatchOptions");
             var body = await RequestBody.ReadAsync(http.Request, http.RequestAborted);
             var current = ToScale(await KindApi<T>.LoadAsync(grains, @namespace, name), replicas, statusReplicas, selector);
-            var patched = ResourceJson.Decode<Scale>(Patches.Apply(ResourceJson.ToNode(current)!, body, KindApi<T>.PatchTypeOf(http, RequestBody.FormatOf(http.Request, body))));
+            var patched = ResourceJson.Decode<Scale>(Patches.Apply(ResourceJson.ToNode(current)!, body, KindApi<T>.PatchTypeOf(http, RequestBody.FormatOf(http.Request, body)), typeof(Scale)));
             // The version in the patched Scale is the one read above unless the patch set it:
             // only a version the client named is a precondition (the object's status may well
             // have been written since the read).
@@ -31,12 +32,12 @@ public static class ScaleApi<T> where T : class, IResource<T>
             {
                 patched = patched with { Metadata = patched.Metadata with { ResourceVersion = null } };
             }
-            return await ApplyAsync(grains, @namespace, name, patched, replicas, statusReplicas, selector);
+            return await ApplyAsync(grains, @namespace, name, patched, replicas, statusReplicas, selector, writeOptions);
         });
     }
 
     private static async Task<IResult> ApplyAsync(IGrainFactory grains, string ns, string name, Scale scale,
-        Func<T, int> replicas, Func<T, int> statusReplicas, Func<T, LabelSelector?> selector)
+        Func<T, int> replicas, Func<T, int> statusReplicas, Func<T, LabelSelector?> selector, GrainInterfaces.WriteOptions writeOptions)
     {
         if (scale.Spec.Replicas is not { } wanted)
         {
@@ -53,7 +54,7 @@ public static class ScaleApi<T> where T : class, IResource<T>
         {
             patch["metadata"] = new System.Text.Json.Nodes.JsonObject { ["resourceVersion"] = scale.Metadata.ResourceVersion };
         }
-        var updated = await KindApi<T>.Grain(grains, ns, name).PatchAsync(PatchType.Merge, System.Text.Encoding.UTF8.GetBytes(patch.ToJsonString()), status: false);
+        var updated = await KindApi<T>.Grain(grains, ns, name).PatchAsync(PatchType.Merge, System.Text.Encoding.UTF8.GetBytes(patch.ToJsonString()), status: false, writeOptions);
         return JsonBody.Of(ToScale(updated, replicas, statusReplicas, selector));
     }
 

@@ -121,8 +121,9 @@ public class ResourceClient<T> where T : class, IResource<T>
         return CallAsync(() => grain.UpdateStatusAsync(obj.WithMetadata(meta)), cancellationToken);
     }
 
-    /// <summary>Applies a JSON merge patch (RFC 7386, <see cref="PatchType.Merge"/>) or a JSON
-    /// patch (RFC 6902, <see cref="PatchType.Json"/>) to the object as it is now.</summary>
+    /// <summary>Applies a JSON merge patch (RFC 7386, <see cref="PatchType.Merge"/>), a JSON
+    /// patch (RFC 6902, <see cref="PatchType.Json"/>) or a strategic merge patch
+    /// (<see cref="PatchType.StrategicMerge"/>) to the object as it is now.</summary>
     public Task<T> PatchAsync(string name, PatchType type, string patch, bool status = false, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(patch);
@@ -147,9 +148,9 @@ public class ResourceClient<T> where T : class, IResource<T>
     /// terminates (a pod on a node) or its dependents go first (foreground propagation).</summary>
     public Task<DeleteResult<T>> DeleteAsync(string name, DeleteOptions? options = null, CancellationToken cancellationToken = default)
     {
-        if (options?.DryRun is { Count: > 0 })
+        if (options?.DryRun is { Count: > 0 } dryRun && dryRun.Any(v => v != WriteOptions.All))
         {
-            throw ApiErrors.BadRequest("dryRun is not supported by this server");
+            throw ApiErrors.Unprocessable($"DeleteOptions.meta.k8s.io \"\" is invalid: dryRun: Unsupported value: []string{{{string.Join(", ", dryRun.Select(v => $"\"{v}\""))}}}: supported values: \"All\"");
         }
         var grain = Grain(name);
         return CallAsync(() => grain.DeleteAsync(options ?? DeleteOptions.Default), cancellationToken);

@@ -42,6 +42,46 @@ public interface IResourceGrain<T> : IGrainWithStringKey where T : class, IResou
     [Alias("Delete")]
     Task<DeleteResult<T>> DeleteAsync(DeleteOptions options);
 
+    // The same writes with options (dryRun=All). Overloads under their own aliases, so that
+    // clients built against the calls above keep working unchanged.
+
+    /// <summary><see cref="CreateAsync(T)"/>, or with <see cref="WriteOptions.DryRun"/> what it
+    /// would store (validated, defaulted, admitted) without storing it.</summary>
+    [Alias("CreateWithOptions")]
+    Task<T> CreateAsync(T obj, WriteOptions options);
+
+    /// <summary><see cref="UpdateAsync(T)"/>, or with <see cref="WriteOptions.DryRun"/> what it
+    /// would store without storing it.</summary>
+    [Alias("UpdateWithOptions")]
+    Task<T> UpdateAsync(T obj, WriteOptions options);
+
+    /// <summary><see cref="PatchAsync(PatchType, byte[], bool)"/>, or with
+    /// <see cref="WriteOptions.DryRun"/> what it would store without storing it.</summary>
+    [Alias("PatchWithOptions")]
+    Task<T> PatchAsync(PatchType type, byte[] patch, bool status, WriteOptions options);
+
+    /// <summary><see cref="UpdateStatusAsync(T)"/>, or with <see cref="WriteOptions.DryRun"/>
+    /// what it would store without storing it.</summary>
+    [Alias("UpdateStatusWithOptions")]
+    Task<T> UpdateStatusAsync(T obj, WriteOptions options);
+}
+
+/// <summary>Options of a write (Kubernetes' CreateOptions, UpdateOptions and PatchOptions, as far
+/// as we support them). A DELETE carries its own in <see cref="DeleteOptions.DryRun"/>.</summary>
+[GenerateSerializer, Immutable, Alias("orch.WriteOptions")]
+public sealed record WriteOptions
+{
+    /// <summary>dryRun=All: the write is validated, defaulted and admitted, and the object that
+    /// would result is answered, but nothing is stored and nobody is told.</summary>
+    [Id(0)] public bool DryRun { get; init; }
+
+    /// <summary>The one value of Kubernetes' dryRun parameter: every stage that would persist
+    /// (there is one, storage) is skipped.</summary>
+    public const string All = "All";
+
+    public static WriteOptions Default { get; } = new();
+
+    public static WriteOptions DryRunAll { get; } = new() { DryRun = true };
 }
 
 /// <summary>The outcome of a delete: <see cref="Object"/> is the object as it was removed, or as it

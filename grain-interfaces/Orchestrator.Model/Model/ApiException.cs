@@ -72,7 +72,7 @@ public static class ApiErrors
     public static ApiException TooLarge(string message) => New(413, StatusReason.RequestEntityTooLarge, message);
 
     public static ApiException UnsupportedMediaType(string contentType) => New(415, StatusReason.UnsupportedMediaType,
-        $"the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/merge-patch+json, application/json-patch+json (got \"{contentType}\")");
+        $"the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got \"{contentType}\")");
 
     /// <summary>No representation the client accepts (Kubernetes' 406 wording).</summary>
     public static ApiException NotAcceptable(string accepted) => New(406, StatusReason.NotAcceptable,

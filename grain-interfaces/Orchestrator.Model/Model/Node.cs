@@ -30,7 +30,7 @@ public sealed record Node : IResource<Node>
 public sealed record NodeSpec
 {
     [Id(0)] public string? PodCIDR { get; init; }
-    [Id(1)] public IReadOnlyList<string>? PodCIDRs { get; init; }
+    [Id(1), MergeAsSet] public IReadOnlyList<string>? PodCIDRs { get; init; }
     [Id(2)] public bool? Unschedulable { get; init; }
     [Id(3)] public IReadOnlyList<Taint>? Taints { get; init; }
 }

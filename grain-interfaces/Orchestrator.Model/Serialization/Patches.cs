@@ -12,14 +12,22 @@ public enum PatchType
 
     /// <summary>JSON patch (RFC 6902), application/json-patch+json.</summary>
     Json,
+
+    /// <summary>Kubernetes' strategic merge patch, application/strategic-merge-patch+json:
+    /// lists merge by the keys the model declares (<see cref="MergeByKeyAttribute"/>).</summary>
+    StrategicMerge,
 }
 
-/// <summary>The PATCH formats: JSON merge patch (RFC 7386) and JSON patch (RFC 6902).</summary>
+/// <summary>The PATCH formats: JSON merge patch (RFC 7386), JSON patch (RFC 6902) and
+/// Kubernetes' strategic merge patch.</summary>
 public static class Patches
 {
-    public static JsonNode Apply(JsonNode target, byte[] patchBody, PatchType type) => type switch
+    /// <summary>Applies a patch to <paramref name="target"/>, an object of
+    /// <paramref name="modelType"/> (whose declared merge keys a strategic merge patch follows).</summary>
+    public static JsonNode Apply(JsonNode target, byte[] patchBody, PatchType type, Type modelType) => type switch
     {
         PatchType.Merge => MergePatch(target, ParseJson(patchBody)) ?? throw ApiErrors.BadRequest("the merge patch removes the whole object"),
+        PatchType.StrategicMerge => StrategicMergePatch.Apply(target, ParseJson(patchBody), modelType),
         _ => JsonPatch(target, ParseJson(patchBody)),
     };
 

@@ -12,7 +12,7 @@ namespace Orchestrator.Silo.Api.OpenApi;
 /// </summary>
 public sealed class KindPaths(OpenApiDialect dialect, SchemaBuilder schemas)
 {
-    private static readonly string[] PatchTypes = ["application/json-patch+json", "application/merge-patch+json"];
+    private static readonly string[] PatchTypes = ["application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json"];
 
     /// <summary>Adds the kind's paths to <paramref name="paths"/>; <paramref name="kindSchema"/> and
     /// <paramref name="listSchema"/> are the names of its definitions.</summary>
@@ -147,7 +147,7 @@ public sealed class KindPaths(OpenApiDialect dialect, SchemaBuilder schemas)
     /// operation turns into a body parameter and "consumes".</summary>
     private JsonObject Body(string schema, string[] mediaTypes) => Body(schemas.Ref(schema), mediaTypes);
 
-    private JsonObject PatchBody() => Body(new JsonObject { ["type"] = "object", ["description"] = "A JSON patch or a JSON merge patch." }, PatchTypes);
+    private JsonObject PatchBody() => Body(new JsonObject { ["type"] = "object", ["description"] = "A JSON patch, a JSON merge patch or a strategic merge patch." }, PatchTypes);
 
     private JsonObject Body(JsonObject schema, string[] mediaTypes)
     {
