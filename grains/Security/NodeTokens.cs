@@ -48,41 +48,15 @@ public sealed class NodeTokens(IClusterCredentials credentials, TimeProvider tim
 /// leeway) and a subject naming a node. Another issuer's token is not its kind (null).</summary>
 public sealed class NodeTokenAuthenticator(IClusterCredentials credentials, TimeProvider time) : ITokenAuthenticator
 {
-    private static readonly TimeSpan Leeway = TimeSpan.FromMinutes(1);
-
     private readonly JsonWebTokenHandler _handler = new();
 
     public async ValueTask<UserInfo?> AuthenticateAsync(string token, CancellationToken cancellationToken)
     {
-        if (!_handler.CanReadToken(token))
+        if (ClusterJwts.ReadOwn(_handler, token, NodeTokens.Issuer) is not { } jwt)
         {
             return null;
         }
-        JsonWebToken jwt;
-        try
-        {
-            jwt = _handler.ReadJsonWebToken(token);
-        }
-        catch (ArgumentException)
-        {
-            return null;
-        }
-        if (!jwt.TryGetPayloadValue<string>(JwtRegisteredClaimNames.Iss, out var issuer) || issuer != NodeTokens.Issuer)
-        {
-            return null;
-        }
-        var result = await _handler.ValidateTokenAsync(jwt, new TokenValidationParameters
-        {
-            ValidIssuer = NodeTokens.Issuer,
-            ValidAudience = NodeTokens.Issuer,
-            IssuerSigningKey = new ECDsaSecurityKey(credentials.ServiceAccountKey),
-            ValidAlgorithms = [SecurityAlgorithms.EcdsaSha256],
-            RequireExpirationTime = true,
-            LifetimeValidator = (notBefore, expires, _, _) =>
-                expires is { } exp && time.GetUtcNow().UtcDateTime <= exp.Add(Leeway)
-                && (notBefore is not { } nbf || nbf.Subtract(Leeway) <= time.GetUtcNow().UtcDateTime),
-            ValidateIssuerSigningKey = false,
-        });
+        var result = await ClusterJwts.ValidateAsync(_handler, jwt, NodeTokens.Issuer, NodeTokens.Issuer, credentials.ServiceAccountKey, time);
         if (!result.IsValid)
         {
             throw new UnauthorizedAccessException(result.Exception is SecurityTokenInvalidLifetimeException

@@ -30,44 +30,15 @@ public sealed class ServiceAccountTokenAuthenticator(IClusterCredentials credent
     public const string NodeUidKey = "authentication.kubernetes.io/node-uid";
     public const string CredentialIdKey = "authentication.kubernetes.io/credential-id";
 
-    private static readonly TimeSpan Leeway = TimeSpan.FromMinutes(1);
-
     private readonly JsonWebTokenHandler _handler = new();
 
     public async ValueTask<UserInfo?> AuthenticateAsync(string token, CancellationToken cancellationToken)
     {
-        if (!_handler.CanReadToken(token))
+        if (ClusterJwts.ReadOwn(_handler, token, credentials.Issuer) is not { } jwt)
         {
             return null;
         }
-        JsonWebToken jwt;
-        try
-        {
-            jwt = _handler.ReadJsonWebToken(token);
-        }
-        catch (ArgumentException)
-        {
-            return null;
-        }
-        if (!jwt.TryGetPayloadValue<string>(JwtRegisteredClaimNames.Iss, out var issuer) || issuer != credentials.Issuer)
-        {
-            return null;
-        }
-        var result = await _handler.ValidateTokenAsync(jwt, new TokenValidationParameters
-        {
-            ValidIssuer = credentials.Issuer,
-            ValidAudience = credentials.Issuer,
-            IssuerSigningKey = new ECDsaSecurityKey(credentials.ServiceAccountKey),
-            ValidAlgorithms = [SecurityAlgorithms.EcdsaSha256],
-            RequireExpirationTime = true,
-            // On the injected clock (the library's own reads the system clock).
-            LifetimeValidator = (notBefore, expires, _, _) =>
-                expires is { } exp && time.GetUtcNow().UtcDateTime <= exp.Add(Leeway)
-                && (notBefore is not { } nbf || nbf.Subtract(Leeway) <= time.GetUtcNow().UtcDateTime),
-            // The key is the one we hold; there is no certificate to check it against.
-            ValidateIssuerSigningKey = false,
-            TryAllIssuerSigningKeys = true,
-        });
+        var result = await ClusterJwts.ValidateAsync(_handler, jwt, credentials.Issuer, credentials.Issuer, credentials.ServiceAccountKey, time);
         if (!result.IsValid)
         {
             throw new UnauthorizedAccessException(Reason(result.Exception, jwt, time.GetUtcNow().UtcDateTime));
@@ -121,7 +92,7 @@ public sealed class ServiceAccountTokenAuthenticator(IClusterCredentials credent
 
     private static string Reason(Exception? ex, JsonWebToken jwt, DateTime now) => ex switch
     {
-        SecurityTokenInvalidLifetimeException when jwt.ValidTo.Add(Leeway) < now => "service account token has expired",
+        SecurityTokenInvalidLifetimeException when jwt.ValidTo.Add(ClusterJwts.Leeway) < now => "service account token has expired",
         SecurityTokenInvalidLifetimeException => "service account token is not valid yet",
         SecurityTokenInvalidAudienceException => $"token audiences [{string.Join(", ", jwt.Audiences)}] is invalid for the target audiences",
         SecurityTokenSignatureKeyNotFoundException or SecurityTokenInvalidSignatureException => "invalid service account token signature",

@@ -239,7 +239,9 @@ public sealed class GrainCallAuthorizationTests(GrainCallAuthorizationFixture f)
     {
         var node = $"endpoint-{Guid.NewGuid():N}"[..20];
         var token = f.NodeToken(node);
-        var endpoint = Grains.CreateObjectReference<INodeAgentEndpoint>(new LogEndpoint());
+        // The client holds its observers weakly: the test keeps the object alive to the end.
+        var target = new LogEndpoint();
+        var endpoint = Grains.CreateObjectReference<INodeAgentEndpoint>(target);
         try
         {
             await AsAsync(token, () => Grains.GetGrain<INodeLeaseGrain>(node).RegisterAsync(new NodeRegistration { Name = node }));
@@ -256,6 +258,7 @@ public sealed class GrainCallAuthorizationTests(GrainCallAuthorizationFixture f)
         finally
         {
             Grains.DeleteObjectReference<INodeAgentEndpoint>(endpoint);
+            GC.KeepAlive(target);
             await Cp.Api.SendAsync(HttpMethod.Delete, $"/api/v1/nodes/{node}");
         }
     }

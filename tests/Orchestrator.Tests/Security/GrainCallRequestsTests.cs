@@ -11,8 +11,13 @@ public sealed class GrainCallRequestsTests
 {
     private static readonly UserInfo User = new() { Name = "jane", Groups = [SystemGroups.Authenticated] };
 
+    /// <summary>The call of <paramref name="method"/> (its shortest overload; the others add
+    /// WriteOptions) with <paramref name="args"/>.</summary>
     private static RequestAttributes Read(Type grainInterface, string method, string key, params object?[] args) =>
-        GrainCallRequests.Attributes(GrainCallRequests.ShapeOf(grainInterface.GetMethod(method)), User, key, i => args[i]);
+        Read(grainInterface.GetMethods().Where(m => m.Name == method).MinBy(m => m.GetParameters().Length), key, args);
+
+    private static RequestAttributes Read(System.Reflection.MethodInfo? method, string key, params object?[] args) =>
+        GrainCallRequests.Attributes(GrainCallRequests.ShapeOf(method), User, key, i => args[i]);
 
     [Fact]
     public void ResourceGrainMethodsAreTheirVerbsOnTheKindNamedByTheKey()
@@ -22,6 +27,9 @@ public sealed class GrainCallRequestsTests
         Assert.True(get.IsResourceRequest);
         var update = Read(typeof(IResourceGrain<Deployment>), nameof(IDeploymentGrain.UpdateAsync), "ns1/api");
         Assert.Equal(("update", "deployments", "apps"), (update.Verb, update.Resource, update.ApiGroup));
+        // A dry run is the same request (Kubernetes authorizes it as the write it would be).
+        var dryRun = Read(typeof(IResourceGrain<Deployment>).GetMethod(nameof(IDeploymentGrain.UpdateAsync), [typeof(Deployment), typeof(WriteOptions)]), "ns1/api");
+        Assert.Equal(("update", "deployments", "api"), (dryRun.Verb, dryRun.Resource, dryRun.Name));
         var node = Read(typeof(IResourceGrain<Node>), nameof(INodeGrain.DeleteAsync), "worker-1");
         Assert.Equal(("delete", "nodes", "", "worker-1"), (node.Verb, node.Resource, node.Namespace, node.Name));
     }
