@@ -11,6 +11,9 @@ internal static partial class Log
     [LoggerMessage(Level = LogLevel.Warning, Message = "Reconciling {Kind} {Key} failed ({Failures} in a row); retrying in {Delay}")]
     public static partial void ReconcileFailed(this ILogger logger, Exception exception, string kind, string key, int failures, TimeSpan delay);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not confirm the resync reminder of {Kind} {Key}; trying again in {Delay}")]
+    public static partial void ReminderUnconfirmed(this ILogger logger, Exception exception, string kind, string key, TimeSpan delay);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Bound pod {Pod} to node {Node}")]
     public static partial void PodBound(this ILogger logger, string pod, string node);
 

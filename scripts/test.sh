@@ -45,6 +45,6 @@ fi
 echo "Each test's logs: tests/Orchestrator.Tests/bin/Release/net10.0/test-logs/"
 # The failed tests' names once more at the end, where a reader of only the last lines (CI's
 # summary) finds them.
-grep -E "^ +Failed [A-Za-z_]" "$log" | sed -E 's/^ +Failed /failed: /' | sort -u
+grep -E "^  Failed [A-Za-z0-9_.]+(\(.*\))? \[" "$log" | sed -E "s/^  Failed /failed: /" | sort -u
 echo "$passed passed, $failed failed, $skipped skipped"
 exit "$status"

@@ -135,11 +135,6 @@ public abstract class ReconcilerGrain<T> : ResourceGrain<T>, IReconciler, IRemin
         }
         try
         {
-            if (_reminderUnconfirmed)
-            {
-                await EnsureReminderAsync();
-                _reminderUnconfirmed = false;
-            }
             var result = await ReconcileForegroundDeletionAsync(current) ?? await ReconcileAsync(current);
             _failures = 0;
             if (result.RequeueAfter is { } after)
@@ -157,7 +152,31 @@ public abstract class ReconcilerGrain<T> : ResourceGrain<T>, IReconciler, IRemin
             Logger.ReconcileFailed(ex, T.Type.Kind, Key, _failures, delay);
             Requeue(delay);
         }
+        // After the pass, not before it: the reminder service lives on one silo of the ring, and
+        // a call to it that was under way when that silo died is not failed by Orleans until its
+        // response timeout (30 s). A pass waiting behind it held up the object's work that long
+        // (a CI run lost a ReplicaSet's pods after a kill to it). The wait is bounded; an
+        // unconfirmed reminder is tried again on a later pass.
+        if (_reminderUnconfirmed && Current is not null)
+        {
+            try
+            {
+                await EnsureReminderAsync().WaitAsync(ReminderConfirmTimeout, cancellationToken);
+                _reminderUnconfirmed = false;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                Logger.ReminderUnconfirmed(ex, T.Type.Kind, Key, ReminderConfirmRetry);
+                Requeue(ReminderConfirmRetry);
+            }
+        }
     }
+
+    /// <summary>How long a pass waits for the reminder service to confirm the resync reminder.</summary>
+    private static readonly TimeSpan ReminderConfirmTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>When a pass tries again after the reminder could not be confirmed.</summary>
+    private static readonly TimeSpan ReminderConfirmRetry = TimeSpan.FromSeconds(1);
 
     /// <summary>An owner deleted with propagationPolicy=Foreground waits here until its
     /// dependents are gone, then drops its finalizer (which removes it).</summary>
