@@ -37,9 +37,10 @@ public sealed class ReconcilerFailureTests : IAsyncLifetime
         using var response = await _cp.Api.SendAsync(HttpMethod.Post, $"/apis/apps/v1/namespaces/{ns}/replicasets", ResourceJson.SerializeToString(Manifests.ReplicaSet("rs", 2)));
         Assert.Equal(System.Net.HttpStatusCode.Created, response.StatusCode);
 
+        // The pods do not wait for the reminder: a pass runs first and confirms it after.
         await Eventually.True(async () => (await _cp.Api.ListAsync<Pod>($"/api/v1/namespaces/{ns}/pods")).Count == 2, "the replica set's 2 pods");
-        Assert.Equal(0, _failures.Remaining(grain));
         await Eventually.True(() => Task.FromResult(_failures.IsRegistered(grain)), "the reminder to be registered");
+        Assert.Equal(0, _failures.Remaining(grain));
     }
 
     /// <summary>The silo's reminder registry, failing the next N calls for a grain as a call to a
